@@ -1,0 +1,169 @@
+"""Sliders that move in Jupyter, in Colab *and* in the static HTML site.
+
+``ipywidgets.interact`` needs a live kernel: in the built book its slider is frozen. The book therefore
+renders each figure of an Explore section for a small grid of parameter values *ahead of time* and shows
+them in an ``ipywidgets.Stack`` whose ``selected_index`` is linked to the slider's ``index`` with
+``ipywidgets.jslink``. The link runs in the browser, so the slider moves wherever the widget state is
+present: a notebook, Colab, or the HTML page (whose widget state Jupyter Book embeds).
+
+Usage (one parameter)::
+
+    precomputed_slider(lambda kappa: plot_density(kappa), [1, 4, 16, 64], name="κ")
+
+Two or three parameters give one slider each (the grid is their product, at most ``max_figures``)::
+
+    precomputed_slider(lambda d, kappa: ..., {"d": [3, 16], "kappa": [1, 8, 32]})
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from typing import Callable, Mapping, Sequence
+
+__all__ = ["precomputed_slider", "figure_png", "show_source"]
+
+
+def figure_png(fig, dpi: int = 80) -> bytes:
+    """Render a Matplotlib figure to PNG bytes and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _label(v, fmt: str) -> str:
+    try:
+        return fmt.format(v)
+    except (ValueError, TypeError):
+        return str(v)
+
+
+def precomputed_slider(
+    render: Callable[..., object],
+    values: Sequence | Mapping[str, Sequence],
+    *,
+    name: str | None = None,
+    initial: int | Mapping[str, int] = 0,
+    dpi: int = 80,
+    fmt: str = "{:g}",
+    max_figures: int = 12,
+    width: str = "min(100%, 640px)",
+):
+    """A slider (or up to three) over precomputed figures.
+
+    Parameters
+    ----------
+    render : callable
+        Called once per grid point — with the value as its single argument when ``values`` is a sequence,
+        with keyword arguments when ``values`` is a mapping — and returns a Matplotlib ``Figure`` (``None``
+        means "the current figure"). Each figure is rendered to PNG and closed.
+    values : sequence, or mapping of name → sequence (1 to 3 names)
+        The grid. The total number of figures must not exceed ``max_figures``.
+    name : str, optional
+        Slider label for the single-parameter form (default ``"value"``).
+    initial : int or mapping name → int
+        Index of the value shown first (per parameter).
+    dpi, fmt, max_figures, width
+        PNG resolution, how slider values are printed, the grid-size cap, CSS width of the images.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Sliders on top, the figure below. Display it as a cell's last expression.
+
+    Raises
+    ------
+    ValueError
+        On an empty grid, more than three parameters, a grid larger than ``max_figures``, or an
+        ``initial`` index out of range.
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    if not callable(render):
+        raise TypeError(f"render must be callable, got {type(render).__name__}")
+    if isinstance(values, Mapping):
+        grid = {str(k): list(v) for k, v in values.items()}
+        keyword = True
+    else:
+        grid = {name or "value": list(values)}
+        keyword = False
+    if not 1 <= len(grid) <= 3:
+        raise ValueError(f"values must name 1 to 3 parameters, got {len(grid)}")
+    for k, v in grid.items():
+        if len(v) == 0:
+            raise ValueError(f"values[{k!r}] must not be empty")
+    total = 1
+    for v in grid.values():
+        total *= len(v)
+    if total > max_figures:
+        raise ValueError(f"the grid has {total} figures, more than max_figures={max_figures}; use fewer values")
+    names = list(grid)
+    init = initial if isinstance(initial, Mapping) else {names[0]: initial}
+    for k, i in init.items():
+        if k not in grid:
+            raise ValueError(f"initial names unknown parameter {k!r}; parameters are {names}")
+        if not 0 <= int(i) < len(grid[k]):
+            raise ValueError(f"initial[{k!r}] must be in [0, {len(grid[k])}), got {i}")
+
+    # Render every grid point once.
+    images: dict[tuple, W.Image] = {}
+    for idx in itertools.product(*(range(len(grid[k])) for k in names)):
+        point = {k: grid[k][i] for k, i in zip(names, idx)}
+        fig = render(**point) if keyword else render(point[names[0]])
+        if fig is None:
+            fig = plt.gcf()
+        images[idx] = W.Image(value=figure_png(fig, dpi=dpi), format="png", layout=W.Layout(width=width))
+
+    sliders = [
+        W.SelectionSlider(
+            options=[(_label(v, fmt), i) for i, v in enumerate(grid[k])],
+            value=int(init.get(k, 0)),
+            description=k,
+            continuous_update=True,
+            style={"description_width": "initial"},
+            layout=W.Layout(width="min(100%, 420px)"),
+        )
+        for k in names
+    ]
+    stacks_per_level: list[list] = [[] for _ in names]
+
+    def build(level: int, prefix: tuple):
+        if level == len(names):
+            return images[prefix]
+        children = [build(level + 1, prefix + (i,)) for i in range(len(grid[names[level]]))]
+        stack = W.Stack(children=children, selected_index=int(init.get(names[level], 0)))
+        stacks_per_level[level].append(stack)
+        return stack
+
+    top = build(0, ())
+    links = [
+        W.jslink((slider, "index"), (stack, "selected_index"))
+        for slider, stacks in zip(sliders, stacks_per_level)
+        for stack in stacks
+    ]
+    box = W.VBox([*sliders, top])
+    box._kexue_links = links  # keep the Link widgets alive alongside the box
+    return box
+
+
+def show_source(*objs) -> None:
+    """Display the source of library functions/classes in a notebook (the Implementation section).
+
+    Chapters show the code they rely on instead of re-typing it, so the text and the library can't drift.
+    Falls back to printing when IPython is not available.
+    """
+    import inspect
+
+    if not objs:
+        raise ValueError("show_source needs at least one function or class")
+    text = "\n\n".join(inspect.getsource(o) for o in objs)
+    try:
+        from IPython.display import Code, display
+
+        display(Code(text, language="python"))
+    except ImportError:  # pragma: no cover
+        print(text)

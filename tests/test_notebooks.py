@@ -1,0 +1,82 @@
+"""The chapters as files: committed without outputs, Claims list == claim(...) calls, Colab URL, template."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kexue_lib.checks import checked_claims, listed_claims
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+TOC_FILES = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+CHAPTERS = sorted(p for p in (ROOT / "book").glob("*/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+IDS = [p.relative_to(ROOT / "book").as_posix() for p in CHAPTERS]
+
+
+def _nb(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _src(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 3
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
+    for f in TOC_FILES:
+        assert (ROOT / f"{f}.md").exists() or (ROOT / f"{f}.ipynb").exists() or f == "book/claims", f
+    listed = {f"{f}.ipynb" for f in TOC_FILES}
+    for p in CHAPTERS:
+        assert p.relative_to(ROOT).as_posix() in listed, f"{p} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_committed_without_outputs_and_small(path):
+    nb = _nb(path)
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"cell {i} has outputs"
+            assert cell.get("execution_count") is None, f"cell {i} has an execution count"
+    assert path.stat().st_size < 100_000, f"{path.name} is {path.stat().st_size} bytes (budget 100 KB)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_claims_listed_equal_claims_checked(path):
+    listed = listed_claims(path)
+    checked = checked_claims(path)
+    assert listed, "no '## Claims' list found"
+    assert set(listed) == set(checked), f"listed {sorted(listed)} but checked {sorted(set(checked))}"
+    assert list(listed) == [f"C{i}" for i in range(1, len(listed) + 1)], f"claims must be C1..Cn in order: {list(listed)}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_colab_install_url_is_the_repository_url(path):
+    code = [_src(c) for c in _nb(path)["cells"] if c["cell_type"] == "code"]
+    setup = code[0]
+    m = re.search(r'%pip install -q "kexue-lib @ git\+(\S+?)"', setup)
+    assert m, "the first code cell must install kexue-lib on Colab"
+    assert m.group(1) == CONFIG["repository"]["url"]
+    assert '"google.colab" in sys.modules' in setup
+    assert "seed_all(0)" in setup
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_template_sections_in_order(path):
+    cells = _nb(path)["cells"]
+    first = _src(cells[0])
+    assert first.startswith("# "), "a chapter starts with '# Title'"
+    assert re.search(r"https://kexue\.fm/archives/\d+", first), "the first cell links the original post"
+    md = "\n".join(_src(c) for c in cells if c["cell_type"] == "markdown")
+    heads = [h.strip() for h in re.findall(r"^## (.+)$", md, flags=re.M)]
+    want = ["Claims", "Derivation", "Implementation", "Experiment", "Explore", "Takeaways", "Exercises"]
+    found = [h for h in heads if h in want]
+    assert found == want, f"sections {found}, expected {want} in this order"
+    assert any("precomputed_slider(" in _src(c) for c in cells if c["cell_type"] == "code"), "no Explore slider"
