@@ -80,3 +80,14 @@ def test_template_sections_in_order(path):
     found = [h for h in heads if h in want]
     assert found == want, f"sections {found}, expected {want} in this order"
     assert any("precomputed_slider(" in _src(c) for c in cells if c["cell_type"] == "code"), "no Explore slider"
+
+
+def test_each_part_index_links_its_chapters():
+    """A part's landing page (book/<part>/index.md) links every chapter of that part that is in the book."""
+    for index in sorted((ROOT / "book").glob("*/index.md")):
+        text = index.read_text(encoding="utf-8")
+        part = index.parent.name
+        for f in TOC_FILES:
+            if f.startswith(f"book/{part}/") and not f.endswith("/index"):
+                slug = f.rsplit("/", 1)[1]
+                assert f"]({slug}.ipynb)" in text, f"{index.relative_to(ROOT)} does not link {slug}.ipynb"
