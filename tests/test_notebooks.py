@@ -91,3 +91,14 @@ def test_each_part_index_links_its_chapters():
             if f.startswith(f"book/{part}/") and not f.endswith("/index"):
                 slug = f.rsplit("/", 1)[1]
                 assert f"]({slug}.ipynb)" in text, f"{index.relative_to(ROOT)} does not link {slug}.ipynb"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_no_figure_is_displayed_twice(path):
+    """A cell ending in a bare Figure name shows it twice (inline backend + repr): end it with plt.show()."""
+    for i, cell in enumerate(_nb(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        lines = [ln for ln in _src(cell).splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if lines:
+            assert not re.fullmatch(r"fig\w*", lines[-1].strip()), f"cell {i} ends in '{lines[-1].strip()}'"
