@@ -71,3 +71,120 @@ def two_moons(n: int, *, noise: float = 0.05, seed: int = 0):
         raise ValueError(f"n must be >= 2, got {n}")
     x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Synthetic sequence tasks for length generalisation (book/position/*).
+#
+# Each task returns ``(tokens, loss_mask)``: int64 tokens of shape (batch, n) and a boolean mask of the same
+# shape marking the positions whose token a causal LM is asked to predict (it is never position 0). Train at a
+# fixed length and call the same function with a larger ``n`` to test length extrapolation. Pass a seeded
+# ``torch.Generator`` for reproducible batches.
+
+
+def _check_task_args(batch: int, n: int, vocab: int, min_n: int = 2, min_vocab: int = 2) -> None:
+    for name, value, lo in (("batch", batch, 1), ("n", n, min_n), ("vocab", vocab, min_vocab)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
+
+
+def copy_task(batch: int, n: int, vocab: int = 16, *, period=None, generator: torch.Generator | None = None):
+    """Repeat a random string: ``tokens[t] = s[t mod p]`` with ``s`` uniform over ``[0, vocab)`` of length ``p``.
+
+    ``period=None`` copies a string of length ``p = n // 2`` once (the classic copy task); an int fixes ``p``;
+    a pair ``(lo, hi)`` draws ``p`` uniformly from ``lo…hi`` per sequence. The loss mask selects ``t >= p``,
+    the positions that are determined by the past (the first ``p`` tokens are pure noise).
+    Returns ``(tokens, loss_mask)`` of shape (batch, n). Chapter: book/position/beta-base-rope (experiment).
+    """
+    _check_task_args(batch, n, vocab)
+    if period is None:
+        lo = hi = n // 2
+    elif isinstance(period, int) and not isinstance(period, bool):
+        lo = hi = period
+    else:
+        try:
+            lo, hi = (int(v) for v in period)
+        except (TypeError, ValueError):
+            raise ValueError(f"period must be None, an int or a pair (lo, hi), got {period!r}") from None
+    if not 1 <= lo <= hi < n:
+        raise ValueError(f"period must satisfy 1 <= lo <= hi < n = {n}, got {period!r}")
+    p = torch.randint(lo, hi + 1, (batch, 1), generator=generator)
+    s = torch.randint(0, vocab, (batch, n), generator=generator)
+    t = torch.arange(n)[None, :]
+    tokens = s.gather(1, t % p)
+    return tokens, t >= p
+
+
+def reverse_task(batch: int, m: int, vocab: int = 10, *, generator: torch.Generator | None = None):
+    """``x_1 … x_m, SEP, x_m … x_1``: a random string over ``[0, vocab−1)`` then, after the separator
+    ``SEP = vocab − 1``, the same string reversed. Length ``n = 2m + 1``; the loss mask selects the reversed
+    part (positions ``m+1 … 2m``). Returns ``(tokens, loss_mask)``. Chapter: book/position/position-robustness.
+    """
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise ValueError(f"m must be an int >= 1, got {m!r}")
+    _check_task_args(batch, 2 * m + 1, vocab, min_n=3, min_vocab=3)
+    x = torch.randint(0, vocab - 1, (batch, m), generator=generator)
+    sep = torch.full((batch, 1), vocab - 1, dtype=torch.long)
+    tokens = torch.cat([x, sep, x.flip(1)], dim=1)
+    loss_mask = torch.zeros_like(tokens, dtype=torch.bool)
+    loss_mask[:, m + 1 :] = True
+    return tokens, loss_mask
+
+
+def random_transitions(batch: int, vocab: int, *, sharpness: float = 2.0, generator: torch.Generator | None = None):
+    """Random Markov transition matrices ``P[b, i, :] = softmax(sharpness · z)``, ``z`` standard normal.
+
+    Shape (batch, vocab, vocab); each row sums to 1. Larger ``sharpness`` gives more predictable chains.
+    """
+    _check_task_args(batch, 2, vocab)
+    if not sharpness >= 0 or not math.isfinite(sharpness):
+        raise ValueError(f"sharpness must be a finite number >= 0, got {sharpness!r}")
+    z = torch.randn(batch, vocab, vocab, generator=generator, dtype=torch.float64)
+    return torch.softmax(sharpness * z, dim=-1)
+
+
+def markov_language(
+    batch: int,
+    n: int,
+    vocab: int = 8,
+    *,
+    transitions: torch.Tensor | None = None,
+    sharpness: float = 2.0,
+    generator: torch.Generator | None = None,
+    return_transitions: bool = False,
+):
+    """Sequences from first-order Markov chains — by default a *fresh random chain per sequence*.
+
+    With ``transitions=None`` each sequence draws its own matrix (:func:`random_transitions`), so a model must
+    infer the bigram table *in context* from all earlier occurrences of the current token: longer contexts help
+    a model that generalises and hurt one that does not. Passing a fixed ``(vocab, vocab)`` matrix gives an
+    ordinary stationary Markov language instead. The first token is uniform. The loss mask selects positions
+    ``1 … n−1``. With ``return_transitions=True`` also returns the (batch, vocab, vocab) matrices, from which
+    the oracle loss ``−log P[x_{t−1}, x_t]`` can be computed. Chapters: book/position/local-attention,
+    book/position/beta-base-rope.
+    """
+    _check_task_args(batch, n, vocab)
+    if transitions is None:
+        P = random_transitions(batch, vocab, sharpness=sharpness, generator=generator)
+    else:
+        P = torch.as_tensor(transitions, dtype=torch.float64)
+        if P.shape == (vocab, vocab):
+            P = P.expand(batch, vocab, vocab)
+        if P.shape != (batch, vocab, vocab):
+            raise ValueError(f"transitions must have shape ({vocab}, {vocab}) or ({batch}, {vocab}, {vocab}), got {tuple(P.shape)}")
+        if bool((P < 0).any()) or not torch.allclose(P.sum(-1), torch.ones((), dtype=P.dtype)):
+            raise ValueError("transitions must have non-negative rows summing to 1")
+    tokens = torch.empty(batch, n, dtype=torch.long)
+    tokens[:, 0] = torch.randint(0, vocab, (batch,), generator=generator)
+    u = torch.rand(batch, n, generator=generator, dtype=torch.float64)
+    cdf = P.cumsum(-1)
+    rows = torch.arange(batch)
+    for t in range(1, n):
+        c = cdf[rows, tokens[:, t - 1]]  # (batch, vocab)
+        tokens[:, t] = torch.searchsorted(c, u[:, t : t + 1].contiguous()).clamp_max(vocab - 1)[:, 0]
+    loss_mask = torch.ones(batch, n, dtype=torch.bool)
+    loss_mask[:, 0] = False
+    return (tokens, loss_mask, P) if return_transitions else (tokens, loss_mask)
+
+
+__all__ += ["copy_task", "reverse_task", "random_transitions", "markov_language"]
