@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -47,3 +48,13 @@ def test_main_usage_and_check_claims(tmp_path, capsys):
     _chapter(tmp_path / "book/a/one.ipynb", "One", ["x"])
     assert _book.main(["check-claims", str(tmp_path)]) == 1  # listed C1 but no claim("C1") call
     assert "listed ['C1']" in capsys.readouterr().out
+
+
+def test_every_library_subpackage_is_packaged():
+    """Colab installs the library from git (not editable): every subpackage must be listed in pyproject.toml."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {p.parent.relative_to(root).as_posix().replace("/", ".") for p in (root / "kexue_lib").rglob("__init__.py")}
+    assert found == listed, f"packages in the tree {sorted(found)} vs pyproject.toml {sorted(listed)}"
