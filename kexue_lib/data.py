@@ -14,7 +14,10 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["digits", "train_test", "ring_of_gaussians", "two_moons"]
+__all__ = [
+    "digits", "train_test", "ring_of_gaussians", "two_moons",
+    "copy_task", "reverse_task", "random_transitions", "markov_language",
+]
 
 
 def digits(*, binarize: bool = False, threshold: float = 0.5, dtype: torch.dtype = torch.float32):
@@ -185,6 +188,3 @@ def markov_language(
     loss_mask = torch.ones(batch, n, dtype=torch.bool)
     loss_mask[:, 0] = False
     return (tokens, loss_mask, P) if return_transitions else (tokens, loss_mask)
-
-
-__all__ += ["copy_task", "reverse_task", "random_transitions", "markov_language"]

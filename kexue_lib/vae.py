@@ -6,9 +6,17 @@ with shape (...), in nats.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 
-__all__ = ["reparameterize", "kl_std_normal", "kl_diag_gaussians"]
+__all__ = [
+    "reparameterize", "kl_std_normal", "kl_diag_gaussians",
+    "BNScaler", "discrete_mi",
+    "RelativePosterior", "relative_posterior", "HierVAE",
+    "GaussianVAE", "VAEOutput", "ELBOTerms",
+]
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
@@ -156,16 +164,11 @@ def discrete_mi(p_xz, *, atol: float = 1e-9) -> float:
     return float(np.sum(p[nz] * (np.log(p[nz]) - np.log((px * pz)[nz]))))
 
 
-__all__ += ["BNScaler", "discrete_mi"]
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Hierarchical VAE pieces (chapter ``vae/nvae``).
 
-from typing import NamedTuple as _NamedTuple
 
-
-class RelativePosterior(_NamedTuple):
+class RelativePosterior(NamedTuple):
     """What :func:`relative_posterior` returns: the posterior's ``mu`` and ``logvar`` (shape (..., d)) and
     ``kl`` = KL(posterior ‖ prior) summed over the last dim (shape (...))."""
 
@@ -270,13 +273,6 @@ class HierVAE(torch.nn.Module):
             mu_p, lv_p = self.prior2(z1).chunk(2, -1)
             zs.append(reparameterize(mu_p, lv_p, generator))
         return torch.sigmoid(self.dec(torch.cat(zs, -1)))
-
-
-__all__ += ["RelativePosterior", "relative_posterior", "HierVAE"]
-
-
-import math  # noqa: E402  (used by GaussianVAE below)
-from typing import NamedTuple  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -411,6 +407,3 @@ class GaussianVAE(torch.nn.Module):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
         kl = kl_std_normal(out.mu, out.logvar)
         return ELBOTerms((rec + beta * kl).mean(), rec.mean(), kl.mean())
-
-
-__all__ += ["GaussianVAE", "VAEOutput", "ELBOTerms"]
