@@ -12,11 +12,6 @@ from collections import defaultdict
 
 import pytest
 
-# OpenMP threads that spin while waiting for work make small PyTorch models 10-80x slower when the two cores are
-# shared with other processes (a loaded CI runner, a laptop). Chapters run in kernels started by nbval, which
-# inherit this environment; a caller's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 _TIMES: dict[str, float] = defaultdict(float)
 
 
