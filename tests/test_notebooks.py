@@ -102,3 +102,15 @@ def test_no_figure_is_displayed_twice(path):
         lines = [ln for ln in _src(cell).splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if lines:
             assert not re.fullmatch(r"fig\w*", lines[-1].strip()), f"cell {i} ends in '{lines[-1].strip()}'"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_relative_links_resolve(path):
+    """Links to other chapters or pages must exist (a planned chapter is linked through its part's index page)."""
+    for i, cell in enumerate(_nb(path)["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        for target in re.findall(r"\]\(([^)#\s]+\.(?:ipynb|md))(?:#[^)]*)?\)", _src(cell)):
+            if "://" in target:
+                continue
+            assert (path.parent / target).resolve().exists(), f"cell {i} links {target}, which does not exist"
