@@ -391,3 +391,15 @@ def test_value_errors():
         gaussian_orthogonal_projection(4, -1)
     with pytest.raises(ValueError, match="scale"):
         softmax_attention(q, k, v, scale=float("nan"))
+
+
+def test_elu1_feature_equals_elu_plus_one_with_and_without_autograd():
+    from kexue_lib.attention import _elu1
+
+    x = torch.linspace(-30, 30, 1001, dtype=torch.float64)
+    assert torch.allclose(_elu1(x), torch.nn.functional.elu(x) + 1, rtol=1e-14, atol=1e-15)
+    xr = x.clone().requires_grad_(True)
+    _elu1(xr).sum().backward()
+    xe = x.clone().requires_grad_(True)
+    (torch.nn.functional.elu(xe) + 1).sum().backward()
+    assert torch.allclose(xr.grad, xe.grad)
