@@ -6,11 +6,17 @@ For each sequence length n (default 256 … 16384), d = 64, 4 heads, batch 1, fl
 * ``linear``   — ``linear_attention(..., feature="elu1")`` (non-causal: two matmuls; causal: chunked scan);
 * ``nystrom``  — ``nystrom_attention(..., num_landmarks=64)`` (non-causal only),
 
-on the same inputs in the same run (median of ``--repeats`` calls after a warm-up; the minimum is recorded
-too), and reports for each: speed-up over SDPA, achieved GFLOP/s (from the flop counts below) as a fraction of
-the machine's measured float32 matmul throughput, and peak memory allocated during one call (torch profiler
+on the same inputs in the same run, and reports for each: speed-up over SDPA, the FLOP ratio (the speed-up the
+kernel would have if it ran at SDPA's own GFLOP/s), achieved GFLOP/s (from the flop counts below) as a fraction
+of the machine's measured float32 matmul throughput, and peak memory allocated during one call (torch profiler
 memory events: the largest running total of bytes allocated minus bytes freed). It prints a table and writes
-``benchmarks/results/attention.csv``. Run::
+``benchmarks/results/attention.csv``.
+
+Timing is *interleaved*: after one warm-up call each, every round calls SDPA and then each other kernel (the
+fast ones several times per round), for ``--repeats`` rounds, and each kernel's median and minimum are taken
+over its samples. All kernels are thus sampled over the same stretch of time, so a slow phase of a shared
+machine (seen here: the same call taking 7 ms one minute and 18 ms the next) inflates the baseline and the
+kernel alike instead of whichever happened to run during it. Run::
 
     .venv/bin/python benchmarks/attention.py            # full run, n = 256 … 16384
     .venv/bin/python benchmarks/attention.py --quick    # n = 256 … 2048, fewer repeats
@@ -53,12 +59,48 @@ def timeit(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(ts), min(ts)
 
 
+def interleaved_times(calls: dict, rounds: int, max_inner: int = 8) -> dict[str, list[float]]:
+    """Wall-time samples of each zero-argument callable in ``calls``, interleaved round by round.
+
+    One warm-up call each (its time estimates the cost); then ``rounds`` rounds, in each of which every
+    callable runs in turn — a callable ``≥ 2×`` faster than the slowest is run up to ``max_inner`` times per
+    round (about ``slowest / (2 · own)`` times), so its statistics rest on more samples from the same window.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    est = {}
+    for name, fn in calls.items():
+        t0 = time.perf_counter()
+        fn()
+        est[name] = max(time.perf_counter() - t0, 1e-9)
+    slowest = max(est.values())
+    inner = {name: max(1, min(max_inner, int(slowest / (2 * e)))) for name, e in est.items()}
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            for _ in range(inner[name]):
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+    return samples
+
+
 def peak_bytes(fn) -> int:
     """Peak of (allocated − freed) bytes on the CPU during one call of ``fn`` (torch profiler memory events)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
+    # the profiler's C++ backend logs "profiler_start/stop" lines straight to file descriptor 2: silence it
+    # for the duration of the one profiled call (Python-level errors are raised, not printed, so none is lost)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                fn()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     events.sort(key=lambda e: e.start_ns())
     cur = peak = 0
@@ -99,7 +141,8 @@ def main(argv=None) -> int:
     p.add_argument("--ns", type=int, nargs="+", help="sequence lengths (default 256 … 16384 in powers of 2)")
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per kernel (default 5, quick 3)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="interleaved timing rounds (default 7, quick 3); fast kernels run several times per round")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "attention.csv")
@@ -109,7 +152,7 @@ def main(argv=None) -> int:
             p.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     ns = args.ns or ([256, 512, 1024, 2048] if args.quick else [256 * 2**i for i in range(7)])
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats or (3 if args.quick else 7)
     if min(ns) < 1 or args.heads < 1 or args.dim < 1 or repeats < 1:
         p.error("n, heads, dim and repeats must be >= 1")
 
@@ -124,29 +167,32 @@ def main(argv=None) -> int:
         "nystrom": lambda q, k, v, c: nystrom_attention(q, k, v, min(LANDMARKS, q.shape[-2]), PINV_ITERS),
     }
     rows = []
-    header = f"{'n':>6} {'causal':>6} {'kernel':>8} {'median ms':>10} {'min ms':>9} {'× SDPA':>8} {'GFLOP/s':>8} {'% mm':>6} {'peak MB':>8}"
+    header = (f"{'n':>6} {'causal':>6} {'kernel':>8} {'median ms':>10} {'min ms':>9} {'× SDPA':>8} {'FLOP ×':>7} "
+              f"{'GFLOP/s':>8} {'% mm':>6} {'peak MB':>8}")
     print(header)
     print("-" * len(header))
     for n in ns:
         q, k, v = (torch.randn(1, args.heads, n, args.dim) for _ in range(3))
         for causal in (False, True):
-            base = None
-            for name, fn in kernels.items():
-                if name == "nystrom" and causal:
-                    continue  # segment-mean landmarks mix future positions (chapter nystromformer, C4)
-                call = lambda fn=fn: fn(q, k, v, causal)  # noqa: E731
-                med, mn = timeit(call, repeats)
-                if name == "sdpa":
-                    base = med
+            # sdpa first: it is the baseline every ratio refers to
+            calls = {name: (lambda fn=fn: fn(q, k, v, causal)) for name, fn in kernels.items()
+                     if not (name == "nystrom" and causal)}  # segment-mean landmarks mix future positions
+            samples = interleaved_times(calls, repeats)
+            base = statistics.median(samples["sdpa"])
+            for name, call in calls.items():
+                med, mn = statistics.median(samples[name]), min(samples[name])
                 fl = flops(name, n, args.dim, args.heads, causal)
+                flop_ratio = flops("sdpa", n, args.dim, args.heads, causal) / fl
                 mem = float("nan") if args.no_memory else peak_bytes(call) / 2**20
-                row = dict(n=n, causal=causal, kernel=name, median_s=med, min_s=mn, speedup_vs_sdpa=base / med,
+                row = dict(n=n, causal=causal, kernel=name, median_s=med, min_s=mn, samples=len(samples[name]),
+                           speedup_vs_sdpa=base / med, flop_ratio_vs_sdpa=flop_ratio,
                            gflops=fl / med / 1e9, frac_matmul_peak=fl / med / 1e9 / peak, peak_mb=mem,
                            heads=args.heads, d=args.dim, threads=torch.get_num_threads(), load=load,
                            matmul_gflops=peak)
                 rows.append(row)
                 print(f"{n:>6} {str(causal):>6} {name:>8} {1e3 * med:10.2f} {1e3 * mn:9.2f} {base / med:8.1f} "
-                      f"{row['gflops']:8.1f} {100 * row['frac_matmul_peak']:5.0f}% {mem:8.1f}", flush=True)
+                      f"{flop_ratio:7.1f} {row['gflops']:8.1f} {100 * row['frac_matmul_peak']:5.0f}% {mem:8.1f}",
+                      flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -121,11 +121,13 @@ def softmax_attention(
 
 
 def _elu1(x: torch.Tensor) -> torch.Tensor:
-    """``elu(x) + 1`` computed as ``exp(min(x, 0)) + max(x, 0)`` (equal for every x; one pass fewer than
-    ``F.elu(x) + 1`` without autograd). With autograd the out-of-place form keeps ``exp``'s saved output intact."""
+    """``elu(x) + 1`` computed as ``exp(min(x, 0)) + max(x, 0)`` (equal for every x). Without autograd it
+    takes four element-wise passes and two allocations (``F.elu(x) + 1`` is slower: ``elu`` goes through
+    ``expm1``, several times slower than ``exp`` on CPU); with autograd the out-of-place form keeps ``exp``'s
+    saved output intact."""
     if x.requires_grad:
         return torch.exp(x.clamp(max=0.0)) + torch.relu(x)
-    return torch.exp(x.clamp(max=0.0)).add_(torch.relu(x))
+    return x.clamp(max=0.0).exp_().add_(torch.relu(x))
 
 
 def _feature_maps(q: torch.Tensor, k: torch.Tensor, feature: str, causal: bool):
@@ -167,6 +169,28 @@ def _noncausal(fq, fk, v, normalise: bool):
     return out
 
 
+def _exclusive_prefix_sum(x: torch.Tensor, block: int = 32) -> torch.Tensor:
+    """``out[:, c] = Σ_{c' < c} x[:, c']`` for ``x`` of shape ``(batch, m, f)``, by matrix products.
+
+    A product with the strictly lower-triangular ``m × m`` matrix of ones when ``m ≤ block``; otherwise
+    blocks of ``block`` rows are summed the same way and the blocks' totals are prefixed recursively, so the
+    cost stays ``O(m · block · f)``. On CPU this is several times faster than ``torch.cumsum`` along a
+    non-last dimension (a strided scalar loop) and than a Python loop over the ``m`` rows.
+    """
+    nb, m, f = x.shape
+    if m <= block:
+        return torch.matmul(torch.ones(m, m, dtype=x.dtype, device=x.device).tril_(-1), x)
+    pad = (-m) % block
+    if pad:
+        x = F.pad(x, (0, 0, 0, pad))
+    g = x.shape[1] // block
+    xb = x.view(nb, g, block, f)
+    within = torch.matmul(torch.ones(block, block, dtype=x.dtype, device=x.device).tril_(-1), xb)
+    totals = within[:, :, -1] + xb[:, :, -1]  # each block's sum
+    within.add_(_exclusive_prefix_sum(totals, block).unsqueeze(2))
+    return within.view(nb, g * block, f)[:, :m]
+
+
 def _causal_chunked(fq, fk, v, chunk: int, normalise: bool):
     """Exact causal ``Σ_{j≤i} (φq_i·φk_j) v_j`` (and the same sum for the normaliser), chunk by chunk."""
     *batch, n, r = fq.shape
@@ -184,13 +208,12 @@ def _causal_chunked(fq, fk, v, chunk: int, normalise: bool):
     a = torch.bmm(fq, fk.transpose(1, 2)).tril_()
     out = torch.bmm(a, v)
     # across chunks: the exclusive prefix state S_c = Σ_{c' < c} φ(K_c')ᵀ V_c', applied to chunk c's queries
-    kv = torch.bmm(fk.transpose(1, 2), v).view(nb, nc, r, dv)
-    state = torch.cat([kv.new_zeros(nb, 1, r, dv), kv[:, :-1].cumsum(dim=1)], dim=1)
-    out.baddbmm_(fq, state.view(nb * nc, r, dv))
+    kv = torch.bmm(fk.transpose(1, 2), v).view(nb, nc, r * dv)
+    state = _exclusive_prefix_sum(kv)
+    out.baddbmm_(fq, state.reshape(nb * nc, r, dv))
     if normalise:
-        z = fk.sum(dim=1).view(nb, nc, r)
-        zstate = torch.cat([z.new_zeros(nb, 1, r), z[:, :-1].cumsum(dim=1)], dim=1)
-        den = torch.baddbmm(a.sum(dim=-1, keepdim=True), fq, zstate.view(nb * nc, r, 1))
+        zstate = _exclusive_prefix_sum(fk.sum(dim=1).view(nb, nc, r))
+        den = torch.baddbmm(a.sum(dim=-1, keepdim=True), fq, zstate.reshape(nb * nc, r, 1))
         out = out.div_(den.clamp_min_(torch.finfo(den.dtype).tiny))
     out = out.view(*batch, nc * chunk, dv)
     return out[..., :n, :] if pad else out
@@ -219,7 +242,8 @@ def linear_attention(
     Non-causal cost is ``O(n r d_v)`` with ``r`` features (C2: ``φ(Q)(φ(K)ᵀV)``). With ``causal=True``
     (C3) the sum runs over ``j ≤ i``; it is computed exactly by a chunked scan: inside chunks of
     ``chunk_size`` positions (default 64) the masked quadratic form, across chunks a cumulative sum of the
-    per-chunk states ``φ(K_c)ᵀV_c``. ``chunk_size`` only affects the causal path. A query whose similarities
+    per-chunk states ``φ(K_c)ᵀV_c`` (by matrix products with a triangular matrix of ones, blocked when there
+    are more than 32 chunks). ``chunk_size`` only affects the causal path. A query whose similarities
     are all zero (possible with ``"relu"``) gets the output 0 instead of ``0/0``.
     """
     _check_qkv(q, k, v, causal)

@@ -127,6 +127,26 @@ def test_causal_chunked_equals_masked_quadratic_for_many_chunk_sizes(feature):
         assert torch.allclose(ours, ref, rtol=1e-10, atol=1e-10), (chunk, (ours - ref).abs().max())
 
 
+@pytest.mark.parametrize("m", [1, 2, 63, 64, 65, 200, 64 * 64 + 3])
+def test_exclusive_prefix_sum_equals_shifted_cumsum(m):
+    from kexue_lib.attention import _exclusive_prefix_sum
+
+    x = torch.randn(3, m, 5, dtype=DT, generator=torch.Generator().manual_seed(m))
+    ref = torch.cat([torch.zeros(3, 1, 5, dtype=DT), x.cumsum(dim=1)[:, :-1]], dim=1)
+    out = _exclusive_prefix_sum(x)
+    assert out.shape == x.shape
+    assert torch.allclose(out, ref, rtol=1e-12, atol=1e-10), (out - ref).abs().max()
+
+
+def test_causal_with_hundreds_of_chunks_and_its_gradient():
+    # 300 chunks of one position: the prefix over chunks is blocked (64 per block) with a padded last block
+    q, k, v = _qkv(shape=(2, 300, 3), dv=2, seed=7)
+    ref = _reference(q, k, v, "elu1", True)
+    assert torch.allclose(linear_attention(q, k, v, causal=True, chunk_size=1), ref, rtol=1e-10, atol=1e-10)
+    qs, ks, vs = (t[:, :40].clone().requires_grad_() for t in (q, k, v))
+    assert torch.autograd.gradcheck(lambda a, b, c: linear_attention(a, b, c, causal=True, chunk_size=3), (qs, ks, vs))
+
+
 def test_linear_attention_float32_tolerance_and_default_chunk():
     q, k, v = _qkv(shape=(2, 300, 16), dv=16, seed=3, dtype=torch.float32)
     for causal in (False, True):
