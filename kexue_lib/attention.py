@@ -130,47 +130,94 @@ def _elu1(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(max=0.0).exp_().add_(torch.relu(x))
 
 
-def _feature_maps(q: torch.Tensor, k: torch.Tensor, feature: str, causal: bool):
-    """Return ``(φ(q), φ(k), normalise)`` for :func:`linear_attention`.
+#: Target size (elements) of one segment of a long sequence: the linear kernels run over the positions in
+#: segments of about this many numbers per tensor (1 MiB in float32), carrying the state ``φ(K)ᵀV`` across.
+_SEGMENT_ELEMENTS = 1 << 18
 
-    Rescalings that cancel in the normalised output are used for numerical safety: for ``"exp"`` ``q`` is
-    shifted by its row maximum (a factor depending on the query only) and ``k`` by one maximum over the whole
-    sequence (a constant).
+
+def _featurizer(q: torch.Tensor, k: torch.Tensor, feature: str, causal: bool):
+    """Return ``(φq, φk, normalise)`` for :func:`linear_attention`: ``φq(s, e)`` is ``φ(q)`` at positions
+    ``s:e``, from ``q`` and ``k`` of shape ``(batch, n, d)``.
+
+    Position-wise maps are applied to the slice only, so a long sequence never holds a full-length copy of the
+    features; maps with a sequence-wide part (the key shift of ``"exp"``, the position softmax of
+    ``"softmax2"``) compute that part once. Rescalings that cancel in the normalised output are used for
+    numerical safety: for ``"exp"`` ``q`` is shifted by its row maximum (a factor depending on the query only)
+    and ``k`` by one maximum over the whole sequence (a constant).
     """
     if feature == "elu1":
-        return _elu1(q), _elu1(k), True
+        return (lambda s, e: _elu1(q[:, s:e])), (lambda s, e: _elu1(k[:, s:e])), True
     if feature == "relu":
-        return torch.relu(q), torch.relu(k), True
+        return (lambda s, e: torch.relu(q[:, s:e])), (lambda s, e: torch.relu(k[:, s:e])), True
     if feature == "exp":
-        fq = torch.exp(q - q.amax(dim=-1, keepdim=True))
-        fk = torch.exp(k - k.amax(dim=(-2, -1), keepdim=True))
-        return fq, fk, True
+        kmax = k.amax(dim=(-2, -1), keepdim=True)
+
+        def fq(s, e):
+            x = q[:, s:e]
+            return torch.exp(x - x.amax(dim=-1, keepdim=True))
+
+        return fq, (lambda s, e: torch.exp(k[:, s:e] - kmax)), True
     if feature == "cos1":
-        one_q = q.new_ones(*q.shape[:-1], 1)
-        one_k = k.new_ones(*k.shape[:-1], 1)
-        return torch.cat([one_q, F.normalize(q, dim=-1)], -1), torch.cat([one_k, F.normalize(k, dim=-1)], -1), True
+
+        def cos1(x):
+            return torch.cat([x.new_ones(*x.shape[:-1], 1), F.normalize(x, dim=-1)], -1)
+
+        return (lambda s, e: cos1(q[:, s:e])), (lambda s, e: cos1(k[:, s:e])), True
     if feature == "softmax2":
-        sq = torch.softmax(q, dim=-1)
         if not causal:
-            return sq, torch.softmax(k, dim=-2), False
+            sk = torch.softmax(k, dim=-2)  # over all positions
+            return (lambda s, e: torch.softmax(q[:, s:e], dim=-1)), (lambda s, e: sk[:, s:e]), False
         # causal: the softmax over positions runs over j ≤ i only, so its normaliser Z_i = Σ_{j≤i} exp(k_j)
         # depends on the query position; it is folded into the query features (exact, no approximation).
         ek = torch.exp(k - k.amax(dim=-2, keepdim=True))
-        z = ek.cumsum(dim=-2).clamp_min(torch.finfo(ek.dtype).tiny)
-        return sq / z, ek, False
+        fq = torch.softmax(q, dim=-1) / ek.cumsum(dim=-2).clamp_min(torch.finfo(ek.dtype).tiny)
+        return (lambda s, e: fq[:, s:e]), (lambda s, e: ek[:, s:e]), False
     raise ValueError(f"feature must be one of {FEATURES}, got {feature!r}")
 
 
-def _noncausal(fq, fk, v, normalise: bool):
-    out = fq @ (fk.transpose(-1, -2) @ v)
-    if normalise:
-        den = fq @ fk.sum(dim=-2).unsqueeze(-1)
-        out = out.div_(den.clamp_min_(torch.finfo(den.dtype).tiny))
+def _segment_length(n: int, nb: int, width: int, unit: int = 1) -> int:
+    """Positions per segment for ``n`` positions of ``(nb, n, width)`` tensors: about ``_SEGMENT_ELEMENTS``
+    numbers per segment, a multiple of ``unit`` (the causal chunk), and segments of equal size (no short
+    tail segment)."""
+    p = max(unit, _SEGMENT_ELEMENTS // max(1, nb * width))
+    count = -(-n // p)
+    per = -(-n // count)
+    return -(-per // unit) * unit
+
+
+def _noncausal(fq, fk, v, nq: int, normalise: bool, seg: int):
+    """``φ(Q)(φ(K)ᵀV)`` (C2) over segments of ``seg`` positions: first ``S = φ(K)ᵀV`` and ``z = φ(K)ᵀ1``,
+    then each query segment's ``φ(Q)S / φ(Q)z``."""
+    nb, nk, dv = v.shape
+    if nk <= seg:
+        fk_all = fk(0, nk)
+        state, z = fk_all.transpose(1, 2) @ v, fk_all.sum(dim=1).unsqueeze(-1)
+    else:
+        state = z = None
+        for s in range(0, nk, seg):
+            fks = fk(s, s + seg)
+            kv, zs = fks.transpose(1, 2) @ v[:, s : s + seg], fks.sum(dim=1).unsqueeze(-1)
+            state, z = (kv, zs) if state is None else (state + kv, z + zs)
+
+    def block(s, e):
+        fqs = fq(s, e)
+        o = fqs @ state
+        if normalise:
+            den = fqs @ z
+            o = o.div_(den.clamp_min_(torch.finfo(den.dtype).tiny))
+        return o
+
+    if nq <= seg:
+        return block(0, nq)
+    out = v.new_empty(nb, nq, dv)
+    for s in range(0, nq, seg):
+        out[:, s : s + seg] = block(s, s + seg)
     return out
 
 
-def _exclusive_prefix_sum(x: torch.Tensor, block: int = 32) -> torch.Tensor:
-    """``out[:, c] = Σ_{c' < c} x[:, c']`` for ``x`` of shape ``(batch, m, f)``, by matrix products.
+def _exclusive_prefix_sum(x: torch.Tensor, initial: torch.Tensor | None = None, block: int = 32) -> torch.Tensor:
+    """``out[:, c] = initial + Σ_{c' < c} x[:, c']`` for ``x`` of shape ``(batch, m, f)`` (``initial``:
+    ``(batch, f)``, zero if None), by matrix products.
 
     A product with the strictly lower-triangular ``m × m`` matrix of ones when ``m ≤ block``; otherwise
     blocks of ``block`` rows are summed the same way and the blocks' totals are prefixed recursively, so the
@@ -179,7 +226,10 @@ def _exclusive_prefix_sum(x: torch.Tensor, block: int = 32) -> torch.Tensor:
     """
     nb, m, f = x.shape
     if m <= block:
-        return torch.matmul(torch.ones(m, m, dtype=x.dtype, device=x.device).tril_(-1), x)
+        lower = torch.ones(m, m, dtype=x.dtype, device=x.device).tril_(-1)
+        if initial is None:
+            return torch.matmul(lower, x)
+        return torch.baddbmm(initial.unsqueeze(1), lower.expand(nb, m, m), x)
     pad = (-m) % block
     if pad:
         x = F.pad(x, (0, 0, 0, pad))
@@ -187,20 +237,17 @@ def _exclusive_prefix_sum(x: torch.Tensor, block: int = 32) -> torch.Tensor:
     xb = x.view(nb, g, block, f)
     within = torch.matmul(torch.ones(block, block, dtype=x.dtype, device=x.device).tril_(-1), xb)
     totals = within[:, :, -1] + xb[:, :, -1]  # each block's sum
-    within.add_(_exclusive_prefix_sum(totals, block).unsqueeze(2))
+    within.add_(_exclusive_prefix_sum(totals, initial, block).unsqueeze(2))
     return within.view(nb, g * block, f)[:, :m]
 
 
-def _causal_chunked(fq, fk, v, chunk: int, normalise: bool):
-    """Exact causal ``Σ_{j≤i} (φq_i·φk_j) v_j`` (and the same sum for the normaliser), chunk by chunk."""
-    *batch, n, r = fq.shape
+def _causal_chunks(fq, fk, v, state, z, normalise: bool):
+    """One segment of the causal scan (C3). ``fq, fk``: ``(nb, nc, C, r)`` (``nc`` chunks of ``C``
+    positions), ``v``: ``(nb, nc·C, dv)``; ``state`` ``(nb, r·dv)`` and ``z`` ``(nb, r)`` carry
+    ``Σ φ(k_j) v_jᵀ`` and ``Σ φ(k_j)`` over all earlier segments (None: nothing earlier).
+    Returns ``(out, state, z)``: ``out`` of shape ``(nb, nc·C, dv)`` and the carries advanced past it."""
+    nb, nc, chunk, r = fq.shape
     dv = v.shape[-1]
-    chunk = min(chunk, n)
-    pad = (-n) % chunk
-    if pad:  # zero rows of φ(k) contribute nothing; padded query rows are cut off at the end
-        fq, fk, v = (F.pad(t, (0, 0, 0, pad)) for t in (fq, fk, v))
-    nc = (n + pad) // chunk
-    nb = math.prod(batch)
     fq = fq.reshape(nb * nc, chunk, r)
     fk = fk.reshape(nb * nc, chunk, r)
     v = v.reshape(nb * nc, chunk, dv)
@@ -209,14 +256,38 @@ def _causal_chunked(fq, fk, v, chunk: int, normalise: bool):
     out = torch.bmm(a, v)
     # across chunks: the exclusive prefix state S_c = Σ_{c' < c} φ(K_c')ᵀ V_c', applied to chunk c's queries
     kv = torch.bmm(fk.transpose(1, 2), v).view(nb, nc, r * dv)
-    state = _exclusive_prefix_sum(kv)
-    out.baddbmm_(fq, state.reshape(nb * nc, r, dv))
+    prefix = _exclusive_prefix_sum(kv, state)
+    out = out.baddbmm_(fq, prefix.reshape(nb * nc, r, dv))
+    state = prefix[:, -1] + kv[:, -1]
     if normalise:
-        zstate = _exclusive_prefix_sum(fk.sum(dim=1).view(nb, nc, r))
-        den = torch.baddbmm(a.sum(dim=-1, keepdim=True), fq, zstate.reshape(nb * nc, r, 1))
+        zc = fk.sum(dim=1).view(nb, nc, r)
+        zprefix = _exclusive_prefix_sum(zc, z)
+        den = torch.baddbmm(a.sum(dim=-1, keepdim=True), fq, zprefix.reshape(nb * nc, r, 1))
         out = out.div_(den.clamp_min_(torch.finfo(den.dtype).tiny))
-    out = out.view(*batch, nc * chunk, dv)
-    return out[..., :n, :] if pad else out
+        z = zprefix[:, -1] + zc[:, -1]
+    return out.view(nb, nc * chunk, dv), state, z
+
+
+def _causal(fq, fk, v, chunk: int, normalise: bool, seg: int):
+    """Exact causal ``Σ_{j≤i} (φq_i·φk_j) v_j`` (and the same sum for the normaliser): segments of ``seg``
+    positions (a multiple of ``chunk``) in turn, each by :func:`_causal_chunks`, carrying the state."""
+    nb, n, dv = v.shape
+    out = None if n <= seg else v.new_empty(nb, n, dv)
+    state = z = None
+    for s in range(0, n, seg):
+        e = min(n, s + seg)
+        fqs, fks, vs = fq(s, e), fk(s, e), v[:, s:e]
+        pad = (-(e - s)) % chunk
+        if pad:  # zero rows of φ(k) contribute nothing; padded query rows are cut off below
+            fqs, fks, vs = (F.pad(t, (0, 0, 0, pad)) for t in (fqs, fks, vs))
+        r = fqs.shape[-1]
+        nc = fqs.shape[1] // chunk
+        o, state, z = _causal_chunks(fqs.reshape(nb, nc, chunk, r), fks.reshape(nb, nc, chunk, r), vs,
+                                     state, z, normalise)
+        if out is None:
+            return o[:, : e - s]
+        out[:, s:e] = o[:, : e - s]
+    return out
 
 
 def linear_attention(
@@ -253,10 +324,17 @@ def linear_attention(
         chunk_size = 64
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
-    fq, fk, normalise = _feature_maps(q, k, feature, causal)
+    *batch, nq, d = q.shape
+    nb, dv = math.prod(batch), v.shape[-1]
+    q3, k3, v3 = q.reshape(nb, nq, d), k.reshape(nb, k.shape[-2], d), v.reshape(nb, v.shape[-2], dv)
+    fq, fk, normalise = _featurizer(q3, k3, feature, causal)
+    width = max(d, dv)
     if causal:
-        return _causal_chunked(fq, fk, v, chunk_size, normalise)
-    return _noncausal(fq, fk, v, normalise)
+        chunk = min(chunk_size, nq)
+        out = _causal(fq, fk, v3, chunk, normalise, _segment_length(nq, nb, width, chunk))
+    else:
+        out = _noncausal(fq, fk, v3, nq, normalise, _segment_length(max(nq, k3.shape[1]), nb, width))
+    return out.reshape(*batch, nq, dv)
 
 
 # ---------------------------------------------------------------------------------------------------------
