@@ -222,7 +222,7 @@ def _exclusive_prefix_sum(x: torch.Tensor, initial: torch.Tensor | None = None, 
     A product with the strictly lower-triangular ``m × m`` matrix of ones when ``m ≤ block``; otherwise
     blocks of ``block`` rows are summed the same way and the blocks' totals are prefixed recursively, so the
     cost stays ``O(m · block · f)``. On CPU this is several times faster than ``torch.cumsum`` along a
-    non-last dimension (a strided scalar loop) and than a Python loop over the ``m`` rows.
+    non-last dimension (a strided scalar loop), and needs no Python loop over the ``m`` rows.
     """
     nb, m, f = x.shape
     if m <= block:
@@ -314,8 +314,10 @@ def linear_attention(
     (C3) the sum runs over ``j ≤ i``; it is computed exactly by a chunked scan: inside chunks of
     ``chunk_size`` positions (default 64) the masked quadratic form, across chunks a cumulative sum of the
     per-chunk states ``φ(K_c)ᵀV_c`` (by matrix products with a triangular matrix of ones, blocked when there
-    are more than 32 chunks). ``chunk_size`` only affects the causal path. A query whose similarities
-    are all zero (possible with ``"relu"``) gets the output 0 instead of ``0/0``.
+    are more than 32 chunks). ``chunk_size`` only affects the causal path. Long sequences run in segments
+    of about ``2**18`` numbers per tensor, the sums carried from one segment to the next: the result is the
+    same, and a call touches little fresh memory. A query whose similarities are all zero (possible with
+    ``"relu"``) gets the output 0 instead of ``0/0``.
     """
     _check_qkv(q, k, v, causal)
     if not isinstance(feature, str) or feature not in FEATURES:
