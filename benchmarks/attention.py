@@ -12,9 +12,9 @@ of the machine's measured float32 matmul throughput, and peak memory allocated d
 memory events: the largest running total of bytes allocated minus bytes freed). It prints a table and writes
 ``benchmarks/results/attention.csv``.
 
-Timing is *interleaved*: after one warm-up call each, every round calls SDPA and then each other kernel (the
-fast ones several times per round), for ``--repeats`` rounds, and each kernel's median and minimum are taken
-over its samples. All kernels are thus sampled over the same stretch of time, so a slow phase of a shared
+Timing is *interleaved* (:func:`kexue_lib.timing.interleaved_times`): after one warm-up call each, every
+round calls SDPA and then each other kernel (the fast ones several times per round), for ``--repeats``
+rounds, and each kernel's median and minimum are taken over its samples. All kernels are thus sampled over the same stretch of time, so a slow phase of a shared
 machine (seen here: the same call taking 7 ms one minute and 18 ms the next) inflates the baseline and the
 kernel alike instead of whichever happened to run during it. Run::
 
@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kexue_lib.attention import linear_attention, nystrom_attention  # noqa: E402
+from kexue_lib.timing import interleaved_times  # noqa: E402
 
 CHUNK = 64
 LANDMARKS = 64
@@ -57,32 +58,6 @@ def timeit(fn, repeats: int) -> tuple[float, float]:
         fn()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts), min(ts)
-
-
-def interleaved_times(calls: dict, rounds: int, max_inner: int = 8) -> dict[str, list[float]]:
-    """Wall-time samples of each zero-argument callable in ``calls``, interleaved round by round.
-
-    One warm-up call each (its time estimates the cost); then ``rounds`` rounds, in each of which every
-    callable runs in turn — a callable ``≥ 2×`` faster than the slowest is run up to ``max_inner`` times per
-    round (about ``slowest / (2 · own)`` times), so its statistics rest on more samples from the same window.
-    """
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
-    est = {}
-    for name, fn in calls.items():
-        t0 = time.perf_counter()
-        fn()
-        est[name] = max(time.perf_counter() - t0, 1e-9)
-    slowest = max(est.values())
-    inner = {name: max(1, min(max_inner, int(slowest / (2 * e)))) for name, e in est.items()}
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, fn in calls.items():
-            for _ in range(inner[name]):
-                t0 = time.perf_counter()
-                fn()
-                samples[name].append(time.perf_counter() - t0)
-    return samples
 
 
 def peak_bytes(fn) -> int:

@@ -30,29 +30,3 @@ def test_attention_benchmark_writes_a_row_per_kernel_and_length(tmp_path, capsys
         if r["kernel"] == "sdpa":
             assert ratio == 1.0
     assert "n" in capsys.readouterr().out
-
-
-def test_interleaved_times_samples_every_kernel_in_every_round():
-    import pytest
-
-    bench = _load()
-    import time
-
-    calls = []
-
-    def slow():
-        calls.append("s")
-        time.sleep(0.02)
-
-    def fast():
-        calls.append("f")
-
-    samples = bench.interleaved_times({"slow": slow, "fast": fast}, 3)
-    assert set(samples) == {"slow", "fast"}
-    assert calls.count("s") == 1 + len(samples["slow"]) and calls.count("f") == 1 + len(samples["fast"])
-    assert len(samples["slow"]) == 3 and len(samples["fast"]) == 3 * 8  # the fast one: 8 calls per round
-    # interleaved: after the two warm-up calls, "slow" never runs twice in a row without "fast" in between
-    timed = "".join(calls[2:])
-    assert "ss" not in timed
-    with pytest.raises(ValueError, match="rounds"):
-        bench.interleaved_times({"x": lambda: None}, 0)
