@@ -14,15 +14,17 @@ memory events: the largest running total of bytes allocated minus bytes freed). 
 
 Timing is *interleaved* (:func:`kexue_lib.timing.interleaved_times`): after one warm-up call each, every
 round calls SDPA and then each other kernel (the fast ones several times per round), for ``--repeats``
-rounds, and each kernel's median and minimum are taken over its samples. All kernels are thus sampled over the same stretch of time, so a slow phase of a shared
-machine (seen here: the same call taking 7 ms one minute and 18 ms the next) inflates the baseline and the
-kernel alike instead of whichever happened to run during it. Run::
+rounds, and each kernel's median and minimum are taken over its samples. All kernels are thus sampled over
+the same stretch of time, so a slow phase of a shared machine (seen here: the same call taking 7 ms one
+minute and 18 ms the next) inflates the baseline and the kernel alike instead of whichever happened to run
+during it. Run::
 
     .venv/bin/python benchmarks/attention.py            # full run, n = 256 … 16384
     .venv/bin/python benchmarks/attention.py --quick    # n = 256 … 2048, fewer repeats
 
 Flop counts (multiply-add = 2 flops, per head): SDPA 4n²d (causal: half); linear non-causal 4nrd + 2nr
-(r = d features); linear causal with chunk C: 2nC(r + d) + 4nrd + 2nr; Nyström with m landmarks:
+(r = d features); linear causal with chunk C: 2nC(r + d) + 4nrd + 2nr (the triangular matrix products that
+prefix the chunk states, about 2nrd·32/C more, are overhead of the implementation and not counted); Nyström with m landmarks:
 2nm(2d + 2d) + 2m²d + 8·m³·iters (approximately). Timings on a shared machine are inflated and noisy; the load
 average is printed next to the table.
 """
