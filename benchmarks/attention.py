@@ -24,9 +24,9 @@ during it. Run::
 
 Flop counts (multiply-add = 2 flops, per head): SDPA 4n²d (causal: half); linear non-causal 4nrd + 2nr
 (r = d features); linear causal with chunk C: 2nC(r + d) + 4nrd + 2nr (the triangular matrix products that
-prefix the chunk states, about 2nrd·32/C more, are overhead of the implementation and not counted); Nyström with m landmarks:
-2nm(2d + 2d) + 2m²d + 8·m³·iters (approximately). Timings on a shared machine are inflated and noisy; the load
-average is printed next to the table.
+prefix the chunk states, about 2nrd·32/C more, are overhead of the implementation and not counted);
+Nyström with m landmarks: 2nm(2d + 2d) + 2m²d + 8·m³·iters (approximately). Timings on a shared machine are
+inflated and noisy; the load average is printed next to the table.
 """
 
 from __future__ import annotations
