@@ -190,15 +190,11 @@ def _noncausal(fq, fk, v, nq: int, normalise: bool, seg: int):
     """``φ(Q)(φ(K)ᵀV)`` (C2) over segments of ``seg`` positions: first ``S = φ(K)ᵀV`` and ``z = φ(K)ᵀ1``,
     then each query segment's ``φ(Q)S / φ(Q)z``."""
     nb, nk, dv = v.shape
-    if nk <= seg:
-        fk_all = fk(0, nk)
-        state, z = fk_all.transpose(1, 2) @ v, fk_all.sum(dim=1).unsqueeze(-1)
-    else:
-        state = z = None
-        for s in range(0, nk, seg):
-            fks = fk(s, s + seg)
-            kv, zs = fks.transpose(1, 2) @ v[:, s : s + seg], fks.sum(dim=1).unsqueeze(-1)
-            state, z = (kv, zs) if state is None else (state + kv, z + zs)
+    state = z = None
+    for s in range(0, nk, seg):
+        fks = fk(s, s + seg)
+        kv, zs = fks.transpose(1, 2) @ v[:, s : s + seg], fks.sum(dim=1).unsqueeze(-1)
+        state, z = (kv, zs) if state is None else (state + kv, z + zs)
 
     def block(s, e):
         fqs = fq(s, e)
