@@ -1,6 +1,7 @@
 # The kexue book. Two commands on a fresh machine (Python 3.11 and make):
 #   make book   create .venv, install the pinned packages and the library, fetch the web assets, build the site
-#   make test   the same venv (created if missing), then every test: library, chapters (nbval), built site (browser)
+#   make test   the same venv (created if missing), the linter, then every test: library, chapters (nbval),
+#               built site (browser)
 # Every target is idempotent: a second run reuses the venv, the assets and the execution cache.
 
 PYTHON ?= python3
@@ -10,15 +11,24 @@ STAMP  := $(VENV)/.installed
 ASSETS := .web_assets
 SITE   := _build/html/index.html
 
-.PHONY: book test venv assets claims benchmark clean distclean help
+.PHONY: book test lint format timings venv assets claims benchmark clean distclean help python-version
 
 help:
 	@echo "make book       build the site into _build/html (offline-ready)"
 	@echo "make test       run library tests, every chapter notebook and the browser test"
+	@echo "make lint       ruff check + ruff format --check (library, tests, benchmarks, notebooks)"
+	@echo "make format     ruff format + ruff check --fix"
+	@echo "make timings    time every chapter as the build runs it (benchmarks/chapters.py)"
 	@echo "make benchmark  time the attention kernels (benchmarks/attention.py)"
 	@echo "make clean      remove the built site; make distclean also removes .venv and the assets"
 
-$(STAMP): requirements.txt pyproject.toml
+# The pins need Python >= 3.11: say so before pip fails on a wheel.
+python-version:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+	  echo "The kexue book needs Python >= 3.11; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." >&2; \
+	  echo "Run with a newer one, e.g.: make PYTHON=python3.11 test" >&2; exit 1; }
+
+$(STAMP): requirements.txt pyproject.toml | python-version
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
@@ -40,8 +50,19 @@ book: $(STAMP) $(ASSETS)/VERSIONS.json
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "Built site: $(abspath $(SITE))"
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+timings: $(STAMP)
+	$(PY) benchmarks/chapters.py
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/attention.py

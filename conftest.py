@@ -1,16 +1,15 @@
-"""Repository-wide pytest hooks: per-chapter wall time, reported and held to the book's budget.
+"""Repository-wide pytest hooks: per-chapter wall time, reported (never enforced).
 
-nbval turns each notebook cell into a test item; this plugin adds the cells' durations up per chapter, prints
-a table at the end of the run and fails the run when a chapter exceeds ``KEXUE_CHAPTER_BUDGET`` seconds
-(default 60, the hard limit of DESIGN.md; the target is 20).
+nbval turns each notebook cell into a test item; this plugin adds the cells' durations up per chapter and
+prints a table at the end of the run. Speed is *measured*, not tested: a slow or busy machine never fails the
+run (per-cell timeouts in ``pyproject.toml`` still guard against hangs). The budget (≤ 30 s per chapter,
+median ≤ 15 s on an idle 2-core machine, kernel start included) is measured by ``make timings``.
 """
 
 from __future__ import annotations
 
-import os
+import statistics
 from collections import defaultdict
-
-import pytest
 
 _TIMES: dict[str, float] = defaultdict(float)
 
@@ -24,18 +23,29 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _TIMES:
         return
-    budget = float(os.environ.get("KEXUE_CHAPTER_BUDGET", "60"))
     tr = terminalreporter
-    tr.write_sep("=", "chapter wall time (budget: target 20 s, limit %g s)" % budget)
+    med = statistics.median(_TIMES.values())
+    tr.write_sep(
+        "=",
+        f"chapter cell time in this run (median {med:.1f} s; excludes kernel start; "
+        "informational — `make timings` measures the budget)",
+    )
     for path, t in sorted(_TIMES.items(), key=lambda kv: -kv[1]):
-        flag = "OVER BUDGET" if t > budget else ("over target" if t > 20 else "")
-        tr.write_line(f"{t:7.1f} s  {path}  {flag}")
+        tr.write_line(f"{t:7.1f} s  {path}")
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    budget = float(os.environ.get("KEXUE_CHAPTER_BUDGET", "60"))
-    over = {p: t for p, t in _TIMES.items() if t > budget}
-    if over and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        print("\nchapters over the time budget: " + ", ".join(f"{p} ({t:.0f} s)" for p, t in over.items()))
+    """Say loudly when the built site was not tested because the browser is missing."""
+    import shutil
+
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if not any("test_site" in str(getattr(i, "fspath", "")) for i in session.items):
+        return
+    bar = "!" * 88
+    print(
+        f"\n{bar}\n THE BUILT SITE WAS NOT TESTED: Chromium and ChromeDriver are missing, so the browser"
+        "\n test of the site (math typeset, images, offline, sliders) was skipped. Install them with"
+        "\n     apt-get install chromium chromium-driver      (Debian; CI installs them itself)"
+        f"\n and run `make test` again.\n{bar}"
+    )

@@ -73,12 +73,16 @@ def peak_bytes(fn) -> int:
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            with profile(
+                activities=[ProfilerActivity.CPU], profile_memory=True
+            ) as prof:
                 fn()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events = [
+        e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
+    ]
     events.sort(key=lambda e: e.start_ns())
     cur = peak = 0
     for e in events:
@@ -114,21 +118,47 @@ def flops(kernel: str, n: int, d: int, heads: int, causal: bool) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="n = 256 … 2048 and 3 repeats (a smoke test)")
-    p.add_argument("--ns", type=int, nargs="+", help="sequence lengths (default 256 … 16384 in powers of 2)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="n = 256 … 2048 and 3 repeats (a smoke test)",
+    )
+    p.add_argument(
+        "--ns",
+        type=int,
+        nargs="+",
+        help="sequence lengths (default 256 … 16384 in powers of 2)",
+    )
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=None,
-                   help="interleaved timing rounds (default 7, quick 3); fast kernels run several times per round")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "attention.csv")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="interleaved timing rounds (default 7, quick 3); fast kernels run several times per round",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default: PyTorch's choice)",
+    )
+    p.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory measurement"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results" / "attention.csv",
+    )
     args = p.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
             p.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    ns = args.ns or ([256, 512, 1024, 2048] if args.quick else [256 * 2**i for i in range(7)])
+    ns = args.ns or (
+        [256, 512, 1024, 2048] if args.quick else [256 * 2**i for i in range(7)]
+    )
     repeats = args.repeats or (3 if args.quick else 7)
     if min(ns) < 1 or args.heads < 1 or args.dim < 1 or repeats < 1:
         p.error("n, heads, dim and repeats must be >= 1")
@@ -136,24 +166,35 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     peak = matmul_gflops((512, 1024) if args.quick else (512, 1024, 2048), repeats)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"load average {load:.1f}; float32 matmul: {peak:.1f} GFLOP/s (median)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"load average {load:.1f}; float32 matmul: {peak:.1f} GFLOP/s (median)"
+    )
     kernels = {
         "sdpa": lambda q, k, v, c: F.scaled_dot_product_attention(q, k, v, is_causal=c),
-        "linear": lambda q, k, v, c: linear_attention(q, k, v, feature="elu1", causal=c, chunk_size=CHUNK),
-        "nystrom": lambda q, k, v, c: nystrom_attention(q, k, v, min(LANDMARKS, q.shape[-2]), PINV_ITERS),
+        "linear": lambda q, k, v, c: linear_attention(
+            q, k, v, feature="elu1", causal=c, chunk_size=CHUNK
+        ),
+        "nystrom": lambda q, k, v, c: nystrom_attention(
+            q, k, v, min(LANDMARKS, q.shape[-2]), PINV_ITERS
+        ),
     }
     rows = []
-    header = (f"{'n':>6} {'causal':>6} {'kernel':>8} {'median ms':>10} {'min ms':>9} {'× SDPA':>8} {'FLOP ×':>7} "
-              f"{'GFLOP/s':>8} {'% mm':>6} {'peak MB':>8}")
+    header = (
+        f"{'n':>6} {'causal':>6} {'kernel':>8} {'median ms':>10} {'min ms':>9} {'× SDPA':>8} {'FLOP ×':>7} "
+        f"{'GFLOP/s':>8} {'% mm':>6} {'peak MB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for n in ns:
         q, k, v = (torch.randn(1, args.heads, n, args.dim) for _ in range(3))
         for causal in (False, True):
             # sdpa first: it is the baseline every ratio refers to
-            calls = {name: (lambda fn=fn: fn(q, k, v, causal)) for name, fn in kernels.items()
-                     if not (name == "nystrom" and causal)}  # segment-mean landmarks mix future positions
+            calls = {
+                name: (lambda fn=fn: fn(q, k, v, causal))
+                for name, fn in kernels.items()
+                if not (name == "nystrom" and causal)
+            }  # segment-mean landmarks mix future positions
             samples = interleaved_times(calls, repeats)
             base = statistics.median(samples["sdpa"])
             for name, call in calls.items():
@@ -161,21 +202,38 @@ def main(argv=None) -> int:
                 fl = flops(name, n, args.dim, args.heads, causal)
                 flop_ratio = flops("sdpa", n, args.dim, args.heads, causal) / fl
                 mem = float("nan") if args.no_memory else peak_bytes(call) / 2**20
-                row = dict(n=n, causal=causal, kernel=name, median_s=med, min_s=mn, samples=len(samples[name]),
-                           speedup_vs_sdpa=base / med, flop_ratio_vs_sdpa=flop_ratio,
-                           gflops=fl / med / 1e9, frac_matmul_peak=fl / med / 1e9 / peak, peak_mb=mem,
-                           heads=args.heads, d=args.dim, threads=torch.get_num_threads(), load=load,
-                           matmul_gflops=peak)
+                row = dict(
+                    n=n,
+                    causal=causal,
+                    kernel=name,
+                    median_s=med,
+                    min_s=mn,
+                    samples=len(samples[name]),
+                    speedup_vs_sdpa=base / med,
+                    flop_ratio_vs_sdpa=flop_ratio,
+                    gflops=fl / med / 1e9,
+                    frac_matmul_peak=fl / med / 1e9 / peak,
+                    peak_mb=mem,
+                    heads=args.heads,
+                    d=args.dim,
+                    threads=torch.get_num_threads(),
+                    load=load,
+                    matmul_gflops=peak,
+                )
                 rows.append(row)
-                print(f"{n:>6} {str(causal):>6} {name:>8} {1e3 * med:10.2f} {1e3 * mn:9.2f} {base / med:8.1f} "
-                      f"{flop_ratio:7.1f} {row['gflops']:8.1f} {100 * row['frac_matmul_peak']:5.0f}% {mem:8.1f}",
-                      flush=True)
+                print(
+                    f"{n:>6} {str(causal):>6} {name:>8} {1e3 * med:10.2f} {1e3 * mn:9.2f} {base / med:8.1f} "
+                    f"{flop_ratio:7.1f} {row['gflops']:8.1f} {100 * row['frac_matmul_peak']:5.0f}% {mem:8.1f}",
+                    flush=True,
+                )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    print(f"wrote {args.out} ({len(rows)} rows); load average now {os.getloadavg()[0]:.1f}")
+    print(
+        f"wrote {args.out} ({len(rows)} rows); load average now {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

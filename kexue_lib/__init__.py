@@ -36,7 +36,9 @@ def seed_all(seed: int = 0, deterministic: bool = True) -> None:
     np.random.seed(seed)
     try:
         import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency, but keep the core importable
+    except (
+        ImportError
+    ):  # pragma: no cover - torch is a hard dependency, but keep the core importable
         return None
     torch.manual_seed(seed)
     if torch.cuda.is_available():  # pragma: no cover - no GPU in CI

@@ -47,24 +47,38 @@ def _check_qkv(q, k, v, causal: bool) -> None:
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() < 2:
-            raise ValueError(f"{name} must have shape (..., n, d), got shape {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must have shape (..., n, d), got shape {tuple(t.shape)}"
+            )
         if not t.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+            raise ValueError(
+                f"{name} must be a floating-point tensor, got dtype {t.dtype}"
+            )
     if not (q.dtype == k.dtype == v.dtype):
-        raise ValueError(f"q, k, v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+        raise ValueError(
+            f"q, k, v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}"
+        )
     if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
         raise ValueError(
             f"q, k, v must have the same leading (batch) dimensions, got {tuple(q.shape)}, "
             f"{tuple(k.shape)}, {tuple(v.shape)}"
         )
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must have the same feature dimension d, got {q.shape[-1]} and {k.shape[-1]}")
+        raise ValueError(
+            f"q and k must have the same feature dimension d, got {q.shape[-1]} and {k.shape[-1]}"
+        )
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same length n, got {k.shape[-2]} and {v.shape[-2]}")
+        raise ValueError(
+            f"k and v must have the same length n, got {k.shape[-2]} and {v.shape[-2]}"
+        )
     if causal and q.shape[-2] != k.shape[-2]:
-        raise ValueError(f"causal attention needs q and k of the same length n, got {q.shape[-2]} and {k.shape[-2]}")
+        raise ValueError(
+            f"causal attention needs q and k of the same length n, got {q.shape[-2]} and {k.shape[-2]}"
+        )
     if q.shape[-2] == 0 or k.shape[-2] == 0:
-        raise ValueError(f"sequence length n must be >= 1, got q: {q.shape[-2]}, k: {k.shape[-2]}")
+        raise ValueError(
+            f"sequence length n must be >= 1, got q: {q.shape[-2]}, k: {k.shape[-2]}"
+        )
 
 
 def _default_scale(scale, d: int) -> float:
@@ -101,7 +115,9 @@ def softmax_attention(
     logits = (q @ k.transpose(-1, -2)) * s
     if bias is not None:
         if not isinstance(bias, torch.Tensor):
-            raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
+            raise TypeError(
+                f"bias must be a torch.Tensor or None, got {type(bias).__name__}"
+            )
         try:
             torch.broadcast_shapes(bias.shape, logits.shape)
         except RuntimeError:
@@ -150,7 +166,11 @@ def _featurizer(q: torch.Tensor, k: torch.Tensor, feature: str, causal: bool):
     if feature == "elu1":
         return (lambda s, e: _elu1(q[:, s:e])), (lambda s, e: _elu1(k[:, s:e])), True
     if feature == "relu":
-        return (lambda s, e: torch.relu(q[:, s:e])), (lambda s, e: torch.relu(k[:, s:e])), True
+        return (
+            (lambda s, e: torch.relu(q[:, s:e])),
+            (lambda s, e: torch.relu(k[:, s:e])),
+            True,
+        )
     if feature == "exp":
         kmax = k.amax(dim=(-2, -1), keepdim=True)
 
@@ -168,11 +188,17 @@ def _featurizer(q: torch.Tensor, k: torch.Tensor, feature: str, causal: bool):
     if feature == "softmax2":
         if not causal:
             sk = torch.softmax(k, dim=-2)  # over all positions
-            return (lambda s, e: torch.softmax(q[:, s:e], dim=-1)), (lambda s, e: sk[:, s:e]), False
+            return (
+                (lambda s, e: torch.softmax(q[:, s:e], dim=-1)),
+                (lambda s, e: sk[:, s:e]),
+                False,
+            )
         # causal: the softmax over positions runs over j ≤ i only, so its normaliser Z_i = Σ_{j≤i} exp(k_j)
         # depends on the query position; it is folded into the query features (exact, no approximation).
         ek = torch.exp(k - k.amax(dim=-2, keepdim=True))
-        fq = torch.softmax(q, dim=-1) / ek.cumsum(dim=-2).clamp_min(torch.finfo(ek.dtype).tiny)
+        fq = torch.softmax(q, dim=-1) / ek.cumsum(dim=-2).clamp_min(
+            torch.finfo(ek.dtype).tiny
+        )
         return (lambda s, e: fq[:, s:e]), (lambda s, e: ek[:, s:e]), False
     raise ValueError(f"feature must be one of {FEATURES}, got {feature!r}")
 
@@ -212,7 +238,9 @@ def _noncausal(fq, fk, v, nq: int, normalise: bool, seg: int):
     return out
 
 
-def _exclusive_prefix_sum(x: torch.Tensor, initial: torch.Tensor | None = None, block: int = 32) -> torch.Tensor:
+def _exclusive_prefix_sum(
+    x: torch.Tensor, initial: torch.Tensor | None = None, block: int = 32
+) -> torch.Tensor:
     """``out[:, c] = initial + Σ_{c' < c} x[:, c']`` for ``x`` of shape ``(batch, m, f)`` (``initial``:
     ``(batch, f)``, zero if None), by matrix products.
 
@@ -232,7 +260,9 @@ def _exclusive_prefix_sum(x: torch.Tensor, initial: torch.Tensor | None = None, 
         x = F.pad(x, (0, 0, 0, pad))
     g = x.shape[1] // block
     xb = x.view(nb, g, block, f)
-    within = torch.matmul(torch.ones(block, block, dtype=x.dtype, device=x.device).tril_(-1), xb)
+    within = torch.matmul(
+        torch.ones(block, block, dtype=x.dtype, device=x.device).tril_(-1), xb
+    )
     totals = within[:, :, -1] + xb[:, :, -1]  # each block's sum
     within.add_(_exclusive_prefix_sum(totals, initial, block).unsqueeze(2))
     return within.view(nb, g * block, f)[:, :m]
@@ -259,7 +289,9 @@ def _causal_chunks(fq, fk, v, state, z, normalise: bool):
     if normalise:
         zc = fk.sum(dim=1).view(nb, nc, r)
         zprefix = _exclusive_prefix_sum(zc, z)
-        den = torch.baddbmm(a.sum(dim=-1, keepdim=True), fq, zprefix.reshape(nb * nc, r, 1))
+        den = torch.baddbmm(
+            a.sum(dim=-1, keepdim=True), fq, zprefix.reshape(nb * nc, r, 1)
+        )
         out = out.div_(den.clamp_min_(torch.finfo(den.dtype).tiny))
         z = zprefix[:, -1] + zc[:, -1]
     return out.view(nb, nc * chunk, dv), state, z
@@ -275,12 +307,20 @@ def _causal(fq, fk, v, chunk: int, normalise: bool, seg: int):
         e = min(n, s + seg)
         fqs, fks, vs = fq(s, e), fk(s, e), v[:, s:e]
         pad = (-(e - s)) % chunk
-        if pad:  # zero rows of φ(k) contribute nothing; padded query rows are cut off below
+        if (
+            pad
+        ):  # zero rows of φ(k) contribute nothing; padded query rows are cut off below
             fqs, fks, vs = (F.pad(t, (0, 0, 0, pad)) for t in (fqs, fks, vs))
         r = fqs.shape[-1]
         nc = fqs.shape[1] // chunk
-        o, state, z = _causal_chunks(fqs.reshape(nb, nc, chunk, r), fks.reshape(nb, nc, chunk, r), vs,
-                                     state, z, normalise)
+        o, state, z = _causal_chunks(
+            fqs.reshape(nb, nc, chunk, r),
+            fks.reshape(nb, nc, chunk, r),
+            vs,
+            state,
+            z,
+            normalise,
+        )
         if out is None:
             return o[:, : e - s]
         out[:, s:e] = o[:, : e - s]
@@ -321,11 +361,21 @@ def linear_attention(
         raise ValueError(f"feature must be one of {FEATURES}, got {feature!r}")
     if chunk_size is None:
         chunk_size = 64
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int)
+        or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size must be a positive int or None, got {chunk_size!r}"
+        )
     *batch, nq, d = q.shape
     nb, dv = math.prod(batch), v.shape[-1]
-    q3, k3, v3 = q.reshape(nb, nq, d), k.reshape(nb, k.shape[-2], d), v.reshape(nb, v.shape[-2], dv)
+    q3, k3, v3 = (
+        q.reshape(nb, nq, d),
+        k.reshape(nb, k.shape[-2], d),
+        v.reshape(nb, v.shape[-2], dv),
+    )
     fq, fk, normalise = _featurizer(q3, k3, feature, causal)
     width = max(d, dv)
     if causal:
@@ -343,7 +393,11 @@ def linear_attention(
 
 
 def gaussian_orthogonal_projection(
-    m: int, d: int, generator: torch.Generator | None = None, *, dtype: torch.dtype = torch.float32
+    m: int,
+    d: int,
+    generator: torch.Generator | None = None,
+    *,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """``m`` random directions ``ω_1..ω_m ∈ ℝ^d`` (rows of an ``(m, d)`` tensor), each marginally ``N(0, I_d)``.
 
@@ -357,7 +411,9 @@ def gaussian_orthogonal_projection(
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
             raise ValueError(f"{name} must be a positive int, got {val!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
     blocks = []
     for _ in range(-(-m // d)):
         g = torch.randn(d, d, generator=generator, dtype=torch.float64)
@@ -365,11 +421,15 @@ def gaussian_orthogonal_projection(
         qmat = qmat * torch.sign(torch.diagonal(rmat)).unsqueeze(0)
         blocks.append(qmat.T)
     w = torch.cat(blocks, 0)[:m]
-    norms = torch.randn(m, d, generator=generator, dtype=torch.float64).norm(dim=1, keepdim=True)
+    norms = torch.randn(m, d, generator=generator, dtype=torch.float64).norm(
+        dim=1, keepdim=True
+    )
     return (w * norms).to(dtype)
 
 
-def performer_features(x: torch.Tensor, proj: torch.Tensor, kind: str = "positive") -> torch.Tensor:
+def performer_features(
+    x: torch.Tensor, proj: torch.Tensor, kind: str = "positive"
+) -> torch.Tensor:
     """Random features ``φ(x)`` with ``E[φ(q)·φ(k)] = exp(q·k)`` for ``ω`` rows of ``proj`` drawn ``N(0, I)``.
 
     ``x`` is ``(..., n, d)``, ``proj`` is ``(m, d)``.
@@ -381,10 +441,14 @@ def performer_features(x: torch.Tensor, proj: torch.Tensor, kind: str = "positiv
     Chapter ``attention/performer-linear``, C1. For ``exp(q·k/√d)`` pass ``x·d^{-1/4}``.
     """
     if not isinstance(x, torch.Tensor) or not isinstance(proj, torch.Tensor):
-        raise TypeError(f"x and proj must be tensors, got {type(x).__name__} and {type(proj).__name__}")
+        raise TypeError(
+            f"x and proj must be tensors, got {type(x).__name__} and {type(proj).__name__}"
+        )
     if x.dim() < 1 or proj.dim() != 2 or proj.shape[1] != x.shape[-1]:
-        raise ValueError(f"proj must have shape (m, d) with d = x.shape[-1] = {x.shape[-1] if x.dim() else None}, "
-                         f"got proj shape {tuple(proj.shape)}")
+        raise ValueError(
+            f"proj must have shape (m, d) with d = x.shape[-1] = {x.shape[-1] if x.dim() else None}, "
+            f"got proj shape {tuple(proj.shape)}"
+        )
     if kind not in ("positive", "trig"):
         raise ValueError(f"kind must be 'positive' or 'trig', got {kind!r}")
     m = proj.shape[0]
@@ -392,7 +456,11 @@ def performer_features(x: torch.Tensor, proj: torch.Tensor, kind: str = "positiv
     half_sq = 0.5 * (x * x).sum(dim=-1, keepdim=True)
     if kind == "positive":
         return torch.exp(wx - half_sq) / math.sqrt(m)
-    return torch.exp(half_sq) / math.sqrt(m) * torch.cat([torch.cos(wx), torch.sin(wx)], dim=-1)
+    return (
+        torch.exp(half_sq)
+        / math.sqrt(m)
+        * torch.cat([torch.cos(wx), torch.sin(wx)], dim=-1)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -407,10 +475,14 @@ def segment_means(x: torch.Tensor, m: int) -> torch.Tensor:
     chapter ``attention/nystromformer``, C1).
     """
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        raise ValueError(f"x must be a tensor of shape (..., n, d), got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"x must be a tensor of shape (..., n, d), got {getattr(x, 'shape', type(x).__name__)}"
+        )
     n = x.shape[-2]
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= n:
-        raise ValueError(f"m (number of segments) must be an int in [1, n={n}], got {m!r}")
+        raise ValueError(
+            f"m (number of segments) must be an int in [1, n={n}], got {m!r}"
+        )
     ids = torch.div(torch.arange(n, device=x.device) * m, n, rounding_mode="floor")
     counts = torch.bincount(ids, minlength=m).to(x.dtype)
     out = x.new_zeros(*x.shape[:-2], m, x.shape[-1]).index_add_(-2, ids, x)
@@ -429,7 +501,9 @@ def iterative_pinv(a: torch.Tensor, n_iter: int = 6) -> torch.Tensor:
     point the error reaches a minimum and then grows: use a few steps (the paper's 6), not many.
     """
     if not isinstance(a, torch.Tensor) or a.dim() < 2 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"a must be a tensor of square matrices (..., m, m), got {getattr(a, 'shape', type(a).__name__)}")
+        raise ValueError(
+            f"a must be a tensor of square matrices (..., m, m), got {getattr(a, 'shape', type(a).__name__)}"
+        )
     if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
         raise ValueError(f"n_iter must be an int >= 0, got {n_iter!r}")
     absa = a.abs()
@@ -465,9 +539,19 @@ def nystrom_attention(
     """
     _check_qkv(q, k, v, causal=False)
     n = min(q.shape[-2], k.shape[-2])
-    if isinstance(num_landmarks, bool) or not isinstance(num_landmarks, int) or not 1 <= num_landmarks <= n:
-        raise ValueError(f"num_landmarks must be an int in [1, n={n}], got {num_landmarks!r}")
-    if pinv_iters is not None and (isinstance(pinv_iters, bool) or not isinstance(pinv_iters, int) or pinv_iters < 0):
+    if (
+        isinstance(num_landmarks, bool)
+        or not isinstance(num_landmarks, int)
+        or not 1 <= num_landmarks <= n
+    ):
+        raise ValueError(
+            f"num_landmarks must be an int in [1, n={n}], got {num_landmarks!r}"
+        )
+    if pinv_iters is not None and (
+        isinstance(pinv_iters, bool)
+        or not isinstance(pinv_iters, int)
+        or pinv_iters < 0
+    ):
         raise ValueError(f"pinv_iters must be an int >= 0 or None, got {pinv_iters!r}")
     s = _default_scale(scale, q.shape[-1])
     ql = segment_means(q, num_landmarks)
@@ -475,5 +559,7 @@ def nystrom_attention(
     f = torch.softmax((q @ kl.transpose(-1, -2)) * s, dim=-1)
     a = torch.softmax((ql @ kl.transpose(-1, -2)) * s, dim=-1)
     b = torch.softmax((ql @ k.transpose(-1, -2)) * s, dim=-1)
-    a_pinv = torch.linalg.pinv(a) if pinv_iters is None else iterative_pinv(a, pinv_iters)
+    a_pinv = (
+        torch.linalg.pinv(a) if pinv_iters is None else iterative_pinv(a, pinv_iters)
+    )
     return f @ (a_pinv @ (b @ v))

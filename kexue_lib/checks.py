@@ -17,11 +17,12 @@ that keeps each chapter's Claims list and its ``claim(...)`` calls in step, and 
 
 from __future__ import annotations
 
-import contextlib
+import ast
 import json
+import linecache
 import re
+import sys
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -34,6 +35,10 @@ __all__ = [
     "assert_less",
     "listed_claims",
     "checked_claims",
+    "claim_blocks",
+    "reproduction",
+    "reproduction_rows",
+    "VERDICTS",
 ]
 
 _CID = re.compile(r"^C\d+[a-z]?$")
@@ -43,8 +48,118 @@ class ClaimFailed(AssertionError):
     """Raised when the body of a ``claim`` block fails; the message names the claim."""
 
 
-@contextlib.contextmanager
-def claim(cid: str, statement: str) -> Iterator[None]:
+#: Calls of the ``assert_*`` helpers below; a ``claim`` block compares it on entry and exit.
+_HELPER_CALLS = [0]
+
+
+def _count_helper_call() -> None:
+    _HELPER_CALLS[0] += 1
+
+
+def _is_assert_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = (
+        f.id
+        if isinstance(f, ast.Name)
+        else f.attr
+        if isinstance(f, ast.Attribute)
+        else ""
+    )
+    return name.startswith("assert")
+
+
+def _is_claim_with(node: ast.AST) -> bool:
+    if not isinstance(node, (ast.With, ast.AsyncWith)):
+        return False
+    for item in node.items:
+        call = item.context_expr
+        if isinstance(call, ast.Call):
+            f = call.func
+            name = (
+                f.id
+                if isinstance(f, ast.Name)
+                else f.attr
+                if isinstance(f, ast.Attribute)
+                else ""
+            )
+            if name == "claim":
+                return True
+    return False
+
+
+def body_asserts(with_node: ast.AST) -> bool:
+    """Whether the body of a ``with claim(...)`` node contains an ``assert`` statement or a call of a
+    function whose name starts with ``assert`` (``assert_close``, ``np.testing.assert_allclose``, ...)."""
+    for stmt in with_node.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assert) or _is_assert_call(node):
+                return True
+    return False
+
+
+def _blank_magics(source: str) -> str:
+    """Replace IPython magic lines (``%pip ...``, ``!ls``) by ``pass`` at the same indentation."""
+    out = []
+    for ln in source.splitlines():
+        body = ln.lstrip()
+        out.append(
+            ln[: len(ln) - len(body)] + "pass" if body.startswith(("%", "!")) else ln
+        )
+    return "\n".join(out)
+
+
+def claim_blocks(source: str) -> list[tuple[str, int, bool]]:
+    """Every ``with claim("C…", …):`` block of a code cell or file: ``(cid, line, asserts)`` where ``asserts``
+    says whether its body holds an ``assert`` statement or an ``assert*`` call.
+
+    IPython magics (lines starting with ``%`` or ``!``) become ``pass`` before parsing.
+    """
+    clean = _blank_magics(source)
+    out = []
+    for node in ast.walk(ast.parse(clean)):
+        if _is_claim_with(node):
+            call = next(
+                i.context_expr
+                for i in node.items
+                if isinstance(i.context_expr, ast.Call)
+            )
+            arg = call.args[0] if call.args else None
+            cid = (
+                arg.value
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                else "?"
+            )
+            out.append((cid, node.lineno, body_asserts(node)))
+    return out
+
+
+def _static_asserts(frame) -> bool | None:
+    """Whether the ``with claim(...)`` statement executing in ``frame`` has an assert in its body.
+
+    ``None`` when its source cannot be read (code built from a string): then only helper calls count.
+    """
+    lines = linecache.getlines(frame.f_code.co_filename, frame.f_globals)
+    if not lines:
+        return None
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return None
+    line = frame.f_lineno
+    found = [
+        n
+        for n in ast.walk(tree)
+        if _is_claim_with(n)
+        and n.lineno <= line <= (n.items[-1].context_expr.end_lineno or n.lineno)
+    ]
+    if not found:
+        return None
+    return body_asserts(found[-1])
+
+
+class claim:  # noqa: N801 - used as a context manager, named like one
     """Context manager that checks one claim of a chapter.
 
     Parameters
@@ -54,22 +169,140 @@ def claim(cid: str, statement: str) -> Iterator[None]:
     statement : str
         A short statement of what is verified; printed on success.
 
+    A block must *check* something: its body has to contain an ``assert`` statement or call one of the
+    ``assert_*`` helpers (which count their calls). A block that checked nothing raises ``ClaimFailed``.
+
     Raises
     ------
+    TypeError
+        If ``cid`` or ``statement`` is not a string.
     ValueError
         If ``cid`` is not of the form ``C<number>`` or ``statement`` is empty.
     ClaimFailed
-        (a subclass of ``AssertionError``) if an assertion inside the block fails.
+        (a subclass of ``AssertionError``) if an assertion inside the block fails, or if the block checked
+        nothing. Any other exception is re-raised unchanged in type, with the claim id prefixed to its
+        message.
     """
-    if not isinstance(cid, str) or not _CID.match(cid):
-        raise ValueError(f"cid must look like 'C1', 'C2', ..., got {cid!r}")
-    if not isinstance(statement, str) or not statement.strip():
-        raise ValueError("statement must be a non-empty string")
-    try:
-        yield
-    except AssertionError as exc:
-        raise ClaimFailed(f"✗ {cid} {statement}: {exc}") from exc
-    print(f"✓ {cid} {statement}")
+
+    def __init__(self, cid: str, statement: str) -> None:
+        if not isinstance(cid, str):
+            raise TypeError(f"cid must be a str like 'C1', got {type(cid).__name__}")
+        if not _CID.match(cid):
+            raise ValueError(f"cid must look like 'C1', 'C2', ..., got {cid!r}")
+        if not isinstance(statement, str):
+            raise TypeError(f"statement must be a str, got {type(statement).__name__}")
+        if not statement.strip():
+            raise ValueError("statement must be a non-empty string")
+        self.cid, self.statement = cid, statement
+
+    def __enter__(self) -> claim:
+        self._calls = _HELPER_CALLS[0]
+        self._static = _static_asserts(sys._getframe(1))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        tag = f"{self.cid} {self.statement}"
+        if exc is not None:
+            if isinstance(exc, AssertionError):
+                if isinstance(exc, ClaimFailed):
+                    return False
+                raise ClaimFailed(f"✗ {tag}: {exc}") from exc
+            if isinstance(exc, Exception):
+                note = f"in claim {tag}"
+                if exc.args and isinstance(exc.args[0], str):
+                    exc.args = (f"[{self.cid}] {exc.args[0]}", *exc.args[1:])
+                elif not exc.args:
+                    exc.args = (f"[{self.cid}]",)
+                exc.add_note(note)
+            return False
+        helpers = _HELPER_CALLS[0] - self._calls
+        if not self._static and helpers == 0:
+            why = (
+                "its source could not be read"
+                if self._static is None
+                else "its body has none"
+            )
+            raise ClaimFailed(
+                f"✗ {tag}: the block checked nothing (no assert_* helper ran, and {why} "
+                "of an assert statement)"
+            )
+        print(f"✓ {tag}")
+        return False
+
+
+#: The verdicts a chapter may give its toy-scale reproduction of the post's headline result.
+VERDICTS = ("reproduced", "partly", "not at this scale")
+
+
+def reproduction(*, headline: str, result: str, verdict: str, reason: str) -> None:
+    """Declare the chapter's row of the reproduction ledger (``book/ledger.md``) and print it.
+
+    Parameters (keyword-only, literal strings: the build reads them from the notebook source)
+    ----------
+    headline : str
+        The post's headline result, in one sentence.
+    result : str
+        What this chapter's experiment shows, in one sentence (numbers in it are asserted in the same cell).
+    verdict : str
+        One of ``"reproduced"``, ``"partly"``, ``"not at this scale"``.
+    reason : str
+        One line: why the verdict (what the toy scale can and cannot show).
+
+    Raises ``TypeError`` for a non-string argument and ``ValueError`` for an empty one or an unknown verdict.
+    """
+    fields = {
+        "headline": headline,
+        "result": result,
+        "verdict": verdict,
+        "reason": reason,
+    }
+    for key, value in fields.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{key} must be a str, got {type(value).__name__}")
+        if not value.strip():
+            raise ValueError(f"{key} must be a non-empty string")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+    print(f"Reproduction: {verdict} — {result}\n  post: {headline}\n  why: {reason}")
+
+
+def _literal(node: ast.AST) -> str | None:
+    return (
+        node.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        else None
+    )
+
+
+def reproduction_rows(nb_path) -> list[dict[str, str]]:
+    """The ``reproduction(...)`` declarations of a notebook, read from its code cells without running it.
+
+    Each is a dict with the four fields; a field that is not a literal string is reported as ``None``
+    (the test of the chapters rejects it).
+    """
+    rows = []
+    for cell in _cells(nb_path):
+        if cell.get("cell_type") != "code":
+            continue
+        src = _source(cell)
+        if "reproduction(" not in src:
+            continue
+        clean = _blank_magics(src)
+        for node in ast.walk(ast.parse(clean)):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = (
+                    f.id
+                    if isinstance(f, ast.Name)
+                    else f.attr
+                    if isinstance(f, ast.Attribute)
+                    else ""
+                )
+                if name == "reproduction":
+                    rows.append(
+                        {kw.arg: _literal(kw.value) for kw in node.keywords if kw.arg}
+                    )
+    return rows
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -78,13 +311,21 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def assert_close(actual, expected, *, rtol: float = 1e-7, atol: float = 0.0, name: str = "value") -> float:
+def assert_close(
+    actual, expected, *, rtol: float = 1e-7, atol: float = 0.0, name: str = "value"
+) -> float:
     """Assert ``|actual - expected| <= atol + rtol·|expected|`` elementwise (arrays or tensors).
 
     Returns the largest absolute error, so a chapter can print it next to the tolerance.
     NaN or inf anywhere in ``actual`` fails (they are never "close").
     """
-    a, e = _to_numpy(actual).astype(np.complex128 if np.iscomplexobj(actual) else np.float64), _to_numpy(expected)
+    _count_helper_call()
+    a, e = (
+        _to_numpy(actual).astype(
+            np.complex128 if np.iscomplexobj(actual) else np.float64
+        ),
+        _to_numpy(expected),
+    )
     if a.shape != e.shape and e.size != 1:
         raise AssertionError(f"{name}: shape {a.shape} differs from expected {e.shape}")
     if not np.all(np.isfinite(a)):
@@ -102,6 +343,7 @@ def assert_close(actual, expected, *, rtol: float = 1e-7, atol: float = 0.0, nam
 
 def assert_less(value, bound, *, name: str = "value") -> float:
     """Assert ``value < bound`` (both scalars) and return ``value``."""
+    _count_helper_call()
     v = float(_to_numpy(value))
     if not v < float(bound):
         raise AssertionError(f"{name} = {v:.6g} is not < {float(bound):.6g}")
@@ -110,6 +352,7 @@ def assert_less(value, bound, *, name: str = "value") -> float:
 
 def assert_sympy_zero(expr, *, name: str = "expression") -> None:
     """Assert that a sympy expression simplifies to exactly 0."""
+    _count_helper_call()
     import sympy as sp
 
     simplified = sp.simplify(expr)
@@ -119,9 +362,14 @@ def assert_sympy_zero(expr, *, name: str = "expression") -> None:
 
 def assert_sympy_equal(lhs, rhs, *, name: str = "identity") -> None:
     """Assert that ``lhs - rhs`` simplifies to 0 (matrices: every entry)."""
+    _count_helper_call()
     import sympy as sp
 
-    diff = sp.simplify(sp.Matrix(lhs) - sp.Matrix(rhs)) if isinstance(lhs, sp.MatrixBase) else sp.simplify(lhs - rhs)
+    diff = (
+        sp.simplify(sp.Matrix(lhs) - sp.Matrix(rhs))
+        if isinstance(lhs, sp.MatrixBase)
+        else sp.simplify(lhs - rhs)
+    )
     zero = diff.is_zero_matrix if isinstance(diff, sp.MatrixBase) else diff == 0
     if zero is not True:
         raise AssertionError(f"{name}: lhs - rhs simplifies to {diff}, not 0")
@@ -130,7 +378,9 @@ def assert_sympy_equal(lhs, rhs, *, name: str = "identity") -> None:
 # ---------------------------------------------------------------------------------------------------------
 # Reading claims out of a chapter notebook (used by tests and by the build's claims index).
 
-_LIST_ITEM = re.compile(r"^\s*(?:\d+\.|[-*+])\s+\*\*(C\d+[a-z]?)\*\*\.?\s*(?:[—–:-]\s*)?(.*\S)\s*$")
+_LIST_ITEM = re.compile(
+    r"^\s*(?:\d+\.|[-*+])\s+\*\*(C\d+[a-z]?)\*\*\.?\s*(?:[—–:-]\s*)?(.*\S)\s*$"
+)
 _CALL = re.compile(r"""\bclaim\(\s*["'](C\d+[a-z]?)["']""")
 
 

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 __all__ = [
-    "digits", "train_test", "ring_of_gaussians", "two_moons",
-    "copy_task", "reverse_task", "random_transitions", "markov_language",
+    "digits",
+    "train_test",
+    "ring_of_gaussians",
+    "two_moons",
+    "copy_task",
+    "reverse_task",
+    "random_transitions",
+    "markov_language",
 ]
 
 
-def digits(*, binarize: bool = False, threshold: float = 0.5, dtype: torch.dtype = torch.float32):
+def digits(
+    *,
+    binarize: bool = False,
+    threshold: float = 0.5,
+    dtype: torch.dtype = torch.float32,
+):
     """scikit-learn's 8×8 digits as tensors ``(x, y)``: ``x`` of shape (1797, 64) in [0, 1], ``y`` int64.
 
     The data ship inside scikit-learn (``load_digits``), so nothing is downloaded. Pixel intensities 0…16
@@ -44,7 +54,9 @@ def train_test(x, y, *, test_fraction: float = 0.25, seed: int = 0):
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+        raise ValueError(
+            f"x and y must have the same length, got {len(x)} and {len(y)}"
+        )
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(x), generator=g)
     n_test = max(1, int(round(test_fraction * len(x))))
@@ -52,7 +64,9 @@ def train_test(x, y, *, test_fraction: float = 0.25, seed: int = 0):
     return x[tr], y[tr], x[te], y[te]
 
 
-def ring_of_gaussians(n: int, *, modes: int = 8, radius: float = 2.0, std: float = 0.05, generator=None):
+def ring_of_gaussians(
+    n: int, *, modes: int = 8, radius: float = 2.0, std: float = 0.05, generator=None
+):
     """``n`` points from ``modes`` isotropic Gaussians equally spaced on a circle; returns ``(x, mode)``."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -85,13 +99,26 @@ def two_moons(n: int, *, noise: float = 0.05, seed: int = 0):
 # ``torch.Generator`` for reproducible batches.
 
 
-def _check_task_args(batch: int, n: int, vocab: int, min_n: int = 2, min_vocab: int = 2) -> None:
-    for name, value, lo in (("batch", batch, 1), ("n", n, min_n), ("vocab", vocab, min_vocab)):
+def _check_task_args(
+    batch: int, n: int, vocab: int, min_n: int = 2, min_vocab: int = 2
+) -> None:
+    for name, value, lo in (
+        ("batch", batch, 1),
+        ("n", n, min_n),
+        ("vocab", vocab, min_vocab),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
 
 
-def copy_task(batch: int, n: int, vocab: int = 16, *, period=None, generator: torch.Generator | None = None):
+def copy_task(
+    batch: int,
+    n: int,
+    vocab: int = 16,
+    *,
+    period=None,
+    generator: torch.Generator | None = None,
+):
     """Repeat a random string: ``tokens[t] = s[t mod p]`` with ``s`` uniform over ``[0, vocab)`` of length ``p``.
 
     ``period=None`` copies a string of length ``p = n // 2`` once (the classic copy task); an int fixes ``p``;
@@ -108,7 +135,9 @@ def copy_task(batch: int, n: int, vocab: int = 16, *, period=None, generator: to
         try:
             lo, hi = (int(v) for v in period)
         except (TypeError, ValueError):
-            raise ValueError(f"period must be None, an int or a pair (lo, hi), got {period!r}") from None
+            raise ValueError(
+                f"period must be None, an int or a pair (lo, hi), got {period!r}"
+            ) from None
     if not 1 <= lo <= hi < n:
         raise ValueError(f"period must satisfy 1 <= lo <= hi < n = {n}, got {period!r}")
     p = torch.randint(lo, hi + 1, (batch, 1), generator=generator)
@@ -118,7 +147,9 @@ def copy_task(batch: int, n: int, vocab: int = 16, *, period=None, generator: to
     return tokens, t >= p
 
 
-def reverse_task(batch: int, m: int, vocab: int = 10, *, generator: torch.Generator | None = None):
+def reverse_task(
+    batch: int, m: int, vocab: int = 10, *, generator: torch.Generator | None = None
+):
     """``x_1 … x_m, SEP, x_m … x_1``: a random string over ``[0, vocab−1)`` then, after the separator
     ``SEP = vocab − 1``, the same string reversed. Length ``n = 2m + 1``; the loss mask selects the reversed
     part (positions ``m+1 … 2m``). Returns ``(tokens, loss_mask)``. Chapter: book/position/position-robustness.
@@ -134,7 +165,13 @@ def reverse_task(batch: int, m: int, vocab: int = 10, *, generator: torch.Genera
     return tokens, loss_mask
 
 
-def random_transitions(batch: int, vocab: int, *, sharpness: float = 2.0, generator: torch.Generator | None = None):
+def random_transitions(
+    batch: int,
+    vocab: int,
+    *,
+    sharpness: float = 2.0,
+    generator: torch.Generator | None = None,
+):
     """Random Markov transition matrices ``P[b, i, :] = softmax(sharpness · z)``, ``z`` standard normal.
 
     Shape (batch, vocab, vocab); each row sums to 1. Larger ``sharpness`` gives more predictable chains.
@@ -174,8 +211,12 @@ def markov_language(
         if P.shape == (vocab, vocab):
             P = P.expand(batch, vocab, vocab)
         if P.shape != (batch, vocab, vocab):
-            raise ValueError(f"transitions must have shape ({vocab}, {vocab}) or ({batch}, {vocab}, {vocab}), got {tuple(P.shape)}")
-        if bool((P < 0).any()) or not torch.allclose(P.sum(-1), torch.ones((), dtype=P.dtype)):
+            raise ValueError(
+                f"transitions must have shape ({vocab}, {vocab}) or ({batch}, {vocab}, {vocab}), got {tuple(P.shape)}"
+            )
+        if bool((P < 0).any()) or not torch.allclose(
+            P.sum(-1), torch.ones((), dtype=P.dtype)
+        ):
             raise ValueError("transitions must have non-negative rows summing to 1")
     tokens = torch.empty(batch, n, dtype=torch.long)
     tokens[:, 0] = torch.randint(0, vocab, (batch,), generator=generator)
@@ -184,7 +225,9 @@ def markov_language(
     rows = torch.arange(batch)
     for t in range(1, n):
         c = cdf[rows, tokens[:, t - 1]]  # (batch, vocab)
-        tokens[:, t] = torch.searchsorted(c, u[:, t : t + 1].contiguous()).clamp_max(vocab - 1)[:, 0]
+        tokens[:, t] = torch.searchsorted(c, u[:, t : t + 1].contiguous()).clamp_max(
+            vocab - 1
+        )[:, 0]
     loss_mask = torch.ones(batch, n, dtype=torch.bool)
     loss_mask[:, 0] = False
     return (tokens, loss_mask, P) if return_transitions else (tokens, loss_mask)

@@ -47,9 +47,13 @@ def _as_square(A, name: str = "A") -> tuple[torch.Tensor, bool]:
     if was_numpy:
         A = torch.from_numpy(np.ascontiguousarray(A))
     elif not isinstance(A, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy.ndarray of shape (..., n, n), got {type(A).__name__}")
+        raise ValueError(
+            f"{name} must be a torch.Tensor or numpy.ndarray of shape (..., n, n), got {type(A).__name__}"
+        )
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name} must be square with shape (..., n, n), got shape {tuple(A.shape)}")
+        raise ValueError(
+            f"{name} must be square with shape (..., n, n), got shape {tuple(A.shape)}"
+        )
     if A.shape[-1] == 0:
         raise ValueError(f"{name} must have n >= 1, got shape {tuple(A.shape)}")
     if not (A.is_floating_point() or A.is_complex()):
@@ -211,5 +215,7 @@ def logdet_series(A: ArrayLike, n_terms: int, *, check: bool = True) -> ArrayLik
     total = torch.diagonal(A, dim1=-2, dim2=-1).sum(-1)
     for k in range(2, n_terms + 1):
         power = power @ A
-        total = total + ((-1) ** (k - 1) / k) * torch.diagonal(power, dim1=-2, dim2=-1).sum(-1)
+        total = total + ((-1) ** (k - 1) / k) * torch.diagonal(
+            power, dim1=-2, dim2=-1
+        ).sum(-1)
     return _out(total, was_numpy)

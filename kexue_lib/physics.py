@@ -23,8 +23,8 @@ Functions:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.integrate import solve_bvp
@@ -48,7 +48,9 @@ __all__ = [
 # validation helpers
 
 
-def _scalar(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> float:
+def _scalar(
+    name: str, value, *, positive: bool = False, nonnegative: bool = False
+) -> float:
     arr = np.asarray(value)
     if arr.shape != ():
         raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
@@ -66,7 +68,9 @@ def _scalar(name: str, value, *, positive: bool = False, nonnegative: bool = Fal
 
 def _real_array(name: str, value) -> np.ndarray:
     arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+    if not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ) or np.iscomplexobj(arr):
         raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
@@ -78,7 +82,9 @@ def _real_array(name: str, value) -> np.ndarray:
 # the ODE
 
 
-def rope_rhs(s, state, omega: float, g_axial: float = 0.0, g_radial: float = 0.0) -> np.ndarray:
+def rope_rhs(
+    s, state, omega: float, g_axial: float = 0.0, g_radial: float = 0.0
+) -> np.ndarray:
     """Right-hand side of the rope's equilibrium ODE in arc length ``s`` (chapter ``math/jump-rope``, C1).
 
     The state is ``(x, y, p, q)`` with ``(p, q) = T·(dx/ds, dy/ds)`` the force the part of the rope beyond
@@ -117,8 +123,12 @@ def rope_rhs(s, state, omega: float, g_axial: float = 0.0, g_radial: float = 0.0
     x, _, p, q = y
     tension = np.hypot(p, q)
     if np.any(tension == 0):
-        raise ValueError("state has zero tension (p = q = 0): the direction of the rope is undefined there")
-    return np.stack([p / tension, q / tension, -(omega**2) * x - g_radial, np.full_like(x, g_axial)])
+        raise ValueError(
+            "state has zero tension (p = q = 0): the direction of the rope is undefined there"
+        )
+    return np.stack(
+        [p / tension, q / tension, -(omega**2) * x - g_radial, np.full_like(x, g_axial)]
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -200,12 +210,20 @@ def troposkien_params(span: float, length: float) -> tuple[float, float]:
     span = _scalar("span", span, positive=True)
     length = _scalar("length", length, positive=True)
     if not length > span:
-        raise ValueError(f"length must be > span (a rope longer than the distance of the hands), got {length} <= {span}")
+        raise ValueError(
+            f"length must be > span (a rope longer than the distance of the hands), got {length} <= {span}"
+        )
     ratio = length / span
     if ratio > _length_ratio(1e8) or ratio < _length_ratio(1e-10):
-        raise ValueError(f"length/span must be in ({_length_ratio(1e-10):.12g}, {_length_ratio(1e8):.4g}), got {ratio}")
+        raise ValueError(
+            f"length/span must be in ({_length_ratio(1e-10):.12g}, {_length_ratio(1e8):.4g}), got {ratio}"
+        )
     f = lambda t: _length_ratio(math.exp(t)) - ratio  # noqa: E731
-    kappa = math.exp(brentq(f, math.log(1e-10), math.log(1e8), xtol=1e-15, rtol=4 * np.finfo(float).eps))
+    kappa = math.exp(
+        brentq(
+            f, math.log(1e-10), math.log(1e8), xtol=1e-15, rtol=4 * np.finfo(float).eps
+        )
+    )
     m = kappa / (kappa + 2.0)
     a = span * kappa / (2.0 * float(ellipk(m)) * math.sqrt(m))
     return a, kappa / (a * a)
@@ -237,7 +255,13 @@ def catenary_params(span: float, length: float) -> float:
     hi = 1.0
     while math.sinh(hi) / hi < ratio:
         hi *= 2.0
-    t = brentq(lambda t: math.sinh(t) / t - ratio, 1e-12, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    t = brentq(
+        lambda t: math.sinh(t) / t - ratio,
+        1e-12,
+        hi,
+        xtol=1e-15,
+        rtol=4 * np.finfo(float).eps,
+    )
     return span / (2.0 * t)
 
 
@@ -306,7 +330,9 @@ def solve_rope_bvp(
     if int(n_nodes) != n_nodes or n_nodes < 5:
         raise ValueError(f"n_nodes must be an integer >= 5, got {n_nodes}")
     if omega == 0 and g_radial <= 0:
-        raise ValueError(f"omega = 0 needs g_radial > 0 (something must pull the rope away from the axis), got {g_radial}")
+        raise ValueError(
+            f"omega = 0 needs g_radial > 0 (something must pull the rope away from the axis), got {g_radial}"
+        )
 
     # Work with forces in units of F (a typical tension), so that solve_bvp's relative residuals weigh
     # positions and forces alike; p and q are scaled back at the end.
@@ -334,6 +360,12 @@ def solve_rope_bvp(
     scale = np.array([1.0, 1.0, force, force])[:, None]
     sol = lambda t: scale * res.sol(t)  # noqa: E731
     return RopeSolution(
-        s=res.x, x=xs, y=ys, p=ps, q=qs, tension=np.hypot(ps, qs), sol=sol,
+        s=res.x,
+        x=xs,
+        y=ys,
+        p=ps,
+        q=qs,
+        tension=np.hypot(ps, qs),
+        sol=sol,
         max_residual=float(np.max(res.rms_residuals)),
     )

@@ -11,7 +11,16 @@ import matplotlib
 __all__ = ["COLORS", "apply_style", "subplots", "finish"]
 
 #: Okabe–Ito palette, safe for colour-blind readers; used as the default colour cycle.
-COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+COLORS = [
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 
 _STYLE = {
     "figure.figsize": (6.4, 3.6),
@@ -42,19 +51,34 @@ def apply_style() -> None:
     matplotlib.rcParams["axes.prop_cycle"] = cycler(color=COLORS)
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, width: float | None = None, height: float | None = None, **kw):
+def subplots(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    width: float | None = None,
+    height: float | None = None,
+    **kw,
+):
     """``plt.subplots`` in the book's style; default size 3.2 in wide per column, 3.0 in high per row."""
     import matplotlib.pyplot as plt
 
     if nrows < 1 or ncols < 1:
-        raise ValueError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
+        raise ValueError(
+            f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}"
+        )
     apply_style()
     w = width if width is not None else min(3.2 * ncols, 9.6) if ncols > 1 else 5.6
     h = height if height is not None else 3.0 * nrows + (0.4 if ncols == 1 else 0.0)
     return plt.subplots(nrows, ncols, figsize=(w, h), **kw)
 
 
-def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None, legend: bool = False):
+def finish(
+    ax,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: bool = False,
+):
     """Label an axis in one call; every figure of the book has axis labels."""
     if title:
         ax.set_title(title)

@@ -48,7 +48,11 @@ ROPE_SCALING_KINDS = ("none", "pi", "ntk-old", "ntk-aware", "ntk-fixed", "ntk-mi
 
 
 def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or isinstance(value, float) or not hasattr(value, "__index__"):
+    if (
+        isinstance(value, bool)
+        or isinstance(value, float)
+        or not hasattr(value, "__index__")
+    ):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     value = int(value.__index__())
     if value < minimum:
@@ -84,7 +88,14 @@ def _check_base(base) -> float:
 # Sinusoidal and RoPE
 
 
-def sinusoidal_pe(n: int, d: int, base: float = 10000.0, *, dtype: torch.dtype = torch.float32, device=None):
+def sinusoidal_pe(
+    n: int,
+    d: int,
+    base: float = 10000.0,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+):
     """The Sinusoidal position encoding of Vaswani et al., shape ``(n, d)``.
 
     ``PE[p, 2i] = sin(p · base^(-2i/d))`` and ``PE[p, 2i+1] = cos(p · base^(-2i/d))`` for positions
@@ -100,7 +111,9 @@ def sinusoidal_pe(n: int, d: int, base: float = 10000.0, *, dtype: torch.dtype =
     return pe.to(dtype)
 
 
-def rope_inv_freq(d: int, base: float = 10000.0, *, dtype: torch.dtype = torch.float32, device=None):
+def rope_inv_freq(
+    d: int, base: float = 10000.0, *, dtype: torch.dtype = torch.float32, device=None
+):
     """RoPE inverse frequencies ``θ_i = base^(-2i/d)``, ``i = 0 … d/2−1``, shape ``(d/2,)``.
 
     Same values as the ``1 / base ** (arange(0, d, 2) / d)`` of common implementations (computed in float64,
@@ -145,12 +158,22 @@ def apply_rope(x, positions, inv_freq):
     Chapter: book/position/rope-2d, claims C1–C2 (and every RoPE model of the position part).
     """
     if not torch.is_tensor(x) or x.ndim < 2:
-        raise ValueError(f"x must be a tensor of shape (..., n, d), got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"x must be a tensor of shape (..., n, d), got {getattr(x, 'shape', type(x).__name__)}"
+        )
     d = x.shape[-1]
     if d % 2:
         raise ValueError(f"x's last dimension d must be even, got {d}")
-    if not torch.is_tensor(inv_freq) or inv_freq.ndim != 1 or inv_freq.shape[0] != d // 2:
-        got = tuple(inv_freq.shape) if torch.is_tensor(inv_freq) else type(inv_freq).__name__
+    if (
+        not torch.is_tensor(inv_freq)
+        or inv_freq.ndim != 1
+        or inv_freq.shape[0] != d // 2
+    ):
+        got = (
+            tuple(inv_freq.shape)
+            if torch.is_tensor(inv_freq)
+            else type(inv_freq).__name__
+        )
         raise ValueError(f"inv_freq must have shape ({d // 2},) = (d/2,), got {got}")
     ang = _rope_angles(positions, inv_freq.to(x.device), x.dtype)  # (..., n, d/2)
     try:
@@ -174,14 +197,18 @@ def pairs_to_halves(x):
     ("rotate_half") rotation of ``pairs_to_halves(x)``. Inverse: :func:`halves_to_pairs`.
     """
     if not torch.is_tensor(x) or x.ndim < 1 or x.shape[-1] % 2:
-        raise ValueError(f"x must be a tensor with an even last dimension, got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"x must be a tensor with an even last dimension, got {getattr(x, 'shape', type(x).__name__)}"
+        )
     return torch.cat([x[..., 0::2], x[..., 1::2]], dim=-1)
 
 
 def halves_to_pairs(x):
     """Inverse of :func:`pairs_to_halves`: ``[a_0…a_{h−1}, b_0…b_{h−1}] → [a_0, b_0, a_1, b_1, …]``."""
     if not torch.is_tensor(x) or x.ndim < 1 or x.shape[-1] % 2:
-        raise ValueError(f"x must be a tensor with an even last dimension, got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"x must be a tensor with an even last dimension, got {getattr(x, 'shape', type(x).__name__)}"
+        )
     h = x.shape[-1] // 2
     return torch.stack([x[..., :h], x[..., h:]], dim=-1).flatten(-2)
 
@@ -197,16 +224,24 @@ def rope_2d(x, xs, ys, base: float = 10000.0):
     Chapter: book/position/rope-2d, claims C1, C3.
     """
     if not torch.is_tensor(x) or x.ndim < 2:
-        raise ValueError(f"x must be a tensor of shape (..., n, d), got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"x must be a tensor of shape (..., n, d), got {getattr(x, 'shape', type(x).__name__)}"
+        )
     d = x.shape[-1]
     if d % 4 or d == 0:
-        raise ValueError(f"x's last dimension d must be a positive multiple of 4, got {d}")
+        raise ValueError(
+            f"x's last dimension d must be a positive multiple of 4, got {d}"
+        )
     xs, ys = torch.as_tensor(xs, device=x.device), torch.as_tensor(ys, device=x.device)
     if xs.shape != ys.shape:
-        raise ValueError(f"xs and ys must have the same shape, got {tuple(xs.shape)} and {tuple(ys.shape)}")
+        raise ValueError(
+            f"xs and ys must have the same shape, got {tuple(xs.shape)} and {tuple(ys.shape)}"
+        )
     inv = rope_inv_freq(d // 2, base, dtype=torch.float64, device=x.device)
     h = d // 2
-    return torch.cat([apply_rope(x[..., :h], xs, inv), apply_rope(x[..., h:], ys, inv)], dim=-1)
+    return torch.cat(
+        [apply_rope(x[..., :h], xs, inv), apply_rope(x[..., h:], ys, inv)], dim=-1
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -262,7 +297,9 @@ def rope_scaling(
         out = (base * k) ** (-2 * i / d)
     elif kind == "ntk-aware":
         if d < 4:
-            raise ValueError(f"d must be >= 4 for kind='ntk-aware' (exponent d/(d-2)), got {d}")
+            raise ValueError(
+                f"d must be >= 4 for kind='ntk-aware' (exponent d/(d-2)), got {d}"
+            )
         out = (base * k ** (d / (d - 2))) ** (-2 * i / d)
     elif kind == "ntk-fixed":
         out = theta * torch.exp(-(2 * logk / d) * (i + 1))
@@ -338,11 +375,20 @@ def alibi_bias(n: int, heads: int, *, dtype: torch.dtype = torch.float32, device
     """
     n = _check_int("n", n, 1)
     s = alibi_slopes(heads, dtype=dtype, device=device)
-    return -(s[:, None, None] * _distance(n, device).to(dtype)) + 0.0  # + 0.0 turns −0 into 0
+    return (
+        -(s[:, None, None] * _distance(n, device).to(dtype)) + 0.0
+    )  # + 0.0 turns −0 into 0
 
 
-def kerple_bias(n: int, r1, r2, kind: Literal["log", "power"] = "log", *, dtype: torch.dtype = torch.float32,
-                device=None):
+def kerple_bias(
+    n: int,
+    r1,
+    r2,
+    kind: Literal["log", "power"] = "log",
+    *,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+):
     """KERPLE additive bias (Chi et al. 2022), shape ``(*r.shape, n, n)``.
 
     ``kind="log"``: ``−r1 · log(1 + r2·|m − n|)`` with r1, r2 > 0; ``kind="power"``: ``−r1 · |m − n|^r2`` with
@@ -354,23 +400,40 @@ def kerple_bias(n: int, r1, r2, kind: Literal["log", "power"] = "log", *, dtype:
     n = _check_int("n", n, 1)
     if kind not in ("log", "power"):
         raise ValueError(f"kind must be 'log' or 'power', got {kind!r}")
-    r1t = r1 if torch.is_tensor(r1) else torch.tensor(float(r1), dtype=dtype, device=device)
-    r2t = r2 if torch.is_tensor(r2) else torch.tensor(float(r2), dtype=dtype, device=device)
+    r1t = (
+        r1
+        if torch.is_tensor(r1)
+        else torch.tensor(float(r1), dtype=dtype, device=device)
+    )
+    r2t = (
+        r2
+        if torch.is_tensor(r2)
+        else torch.tensor(float(r2), dtype=dtype, device=device)
+    )
     for name, r in (("r1", r1t), ("r2", r2t)):
         if not bool(torch.isfinite(r).all()) or not bool((r > 0).all()):
-            raise ValueError(f"{name} must be finite and > 0, got {r.detach().cpu().tolist()}")
+            raise ValueError(
+                f"{name} must be finite and > 0, got {r.detach().cpu().tolist()}"
+            )
     if kind == "power" and bool((r2t > 2).any()):
-        raise ValueError(f"r2 must be in (0, 2] for kind='power', got {r2t.detach().cpu().tolist()}")
+        raise ValueError(
+            f"r2 must be in (0, 2] for kind='power', got {r2t.detach().cpu().tolist()}"
+        )
     try:
         r1t, r2t = torch.broadcast_tensors(r1t, r2t)
     except RuntimeError:
-        raise ValueError(f"r1 and r2 must broadcast, got shapes {tuple(r1t.shape)} and {tuple(r2t.shape)}") from None
+        raise ValueError(
+            f"r1 and r2 must broadcast, got shapes {tuple(r1t.shape)} and {tuple(r2t.shape)}"
+        ) from None
     dist = _distance(n, r1t.device).to(torch.promote_types(r1t.dtype, torch.float32))
     a, c = r1t[..., None, None], r2t[..., None, None]
     if kind == "log":
         return -(a * torch.log1p(c * dist)) + 0.0
     # |m−n|^r2 on the diagonal is 0; clamping avoids the NaN gradient of 0^r2 with respect to r2
-    return -(a * torch.where(dist > 0, dist.clamp_min(1).pow(c), torch.zeros_like(dist))) + 0.0
+    return (
+        -(a * torch.where(dist > 0, dist.clamp_min(1).pow(c), torch.zeros_like(dist)))
+        + 0.0
+    )
 
 
 def sliding_window_mask(n: int, window: int, *, causal: bool = True, device=None):
@@ -390,8 +453,14 @@ def sliding_window_mask(n: int, window: int, *, causal: bool = True, device=None
     return diff.abs() < window
 
 
-def xpos_scale(positions, d: int, gamma: float = 0.4, scale_base: float = 512.0, *,
-               dtype: torch.dtype = torch.float32):
+def xpos_scale(
+    positions,
+    d: int,
+    gamma: float = 0.4,
+    scale_base: float = 512.0,
+    *,
+    dtype: torch.dtype = torch.float32,
+):
     """XPOS per-channel scale ``ζ_i^(position / scale_base)``, shape ``(*positions.shape, d)`` (adjacent pairs).
 
     ``ζ_i = (i/(d/2) + γ)/(1 + γ)`` for pair ``i = 0 … d/2−1`` (Sun et al. 2023), repeated for the two channels
@@ -414,8 +483,14 @@ def xpos_scale(positions, d: int, gamma: float = 0.4, scale_base: float = 512.0,
     return s.repeat_interleave(2, dim=-1).to(dtype)
 
 
-def random_position_ids(n: int, max_len: int, generator: torch.Generator | None = None, *,
-                        batch: int | None = None, device=None):
+def random_position_ids(
+    n: int,
+    max_len: int,
+    generator: torch.Generator | None = None,
+    *,
+    batch: int | None = None,
+    device=None,
+):
     """Randomised positions (Ruoss et al. 2023): a sorted uniformly random ``n``-subset of ``{0, …, max_len−1}``.
 
     Returns int64 of shape ``(n,)``, or ``(batch, n)`` with an independent subset per row. Train with these in

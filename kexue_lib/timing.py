@@ -12,7 +12,7 @@ Used by ``benchmarks/attention.py`` and by the timing experiment of chapter ``at
 from __future__ import annotations
 
 import time
-from typing import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 __all__ = ["interleaved_times"]
 
@@ -31,10 +31,14 @@ def interleaved_times(
     (typical cost) or the minimum (cost without interference) of each list.
     """
     if not isinstance(calls, Mapping) or not calls:
-        raise ValueError(f"calls must be a non-empty mapping of callables, got {calls!r}")
+        raise ValueError(
+            f"calls must be a non-empty mapping of callables, got {calls!r}"
+        )
     for key, fn in calls.items():
         if not callable(fn):
-            raise ValueError(f"calls[{key!r}] must be callable, got {type(fn).__name__}")
+            raise ValueError(
+                f"calls[{key!r}] must be callable, got {type(fn).__name__}"
+            )
     for name, value in (("rounds", rounds), ("max_inner", max_inner)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -44,7 +48,10 @@ def interleaved_times(
         fn()
         estimate[key] = max(time.perf_counter() - t0, 1e-9)
     slowest = max(estimate.values())
-    inner = {key: max(1, min(max_inner, int(slowest / (2 * e)))) for key, e in estimate.items()}
+    inner = {
+        key: max(1, min(max_inner, int(slowest / (2 * e))))
+        for key, e in estimate.items()
+    }
     samples: dict[Hashable, list[float]] = {key: [] for key in calls}
     for _ in range(rounds):
         for key, fn in calls.items():

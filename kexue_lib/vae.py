@@ -12,23 +12,38 @@ from typing import NamedTuple
 import torch
 
 __all__ = [
-    "reparameterize", "kl_std_normal", "kl_diag_gaussians",
-    "BNScaler", "discrete_mi",
-    "RelativePosterior", "relative_posterior", "HierVAE",
-    "GaussianVAE", "VAEOutput", "ELBOTerms",
+    "reparameterize",
+    "kl_std_normal",
+    "kl_diag_gaussians",
+    "BNScaler",
+    "discrete_mi",
+    "RelativePosterior",
+    "relative_posterior",
+    "HierVAE",
+    "GaussianVAE",
+    "VAEOutput",
+    "ELBOTerms",
 ]
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        raise TypeError(f"{na} and {nb} must be tensors, got {type(a).__name__} and {type(b).__name__}")
+        raise TypeError(
+            f"{na} and {nb} must be tensors, got {type(a).__name__} and {type(b).__name__}"
+        )
     if a.shape != b.shape:
-        raise ValueError(f"{na} and {nb} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"{na} and {nb} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if a.dim() < 1:
-        raise ValueError(f"{na} must have at least one dimension (..., d), got a scalar")
+        raise ValueError(
+            f"{na} must have at least one dimension (..., d), got a scalar"
+        )
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def reparameterize(
+    mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Sample z = μ + ε ⊙ σ with ε ~ N(0, I) and σ = exp(logvar / 2) (chapter ``vae/vae-geometry``, C1).
 
     The sample is differentiable in ``mu`` and ``logvar``; ``generator`` makes ε reproducible.
@@ -46,7 +61,10 @@ def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def kl_diag_gaussians(
-    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+    mu_q: torch.Tensor,
+    logvar_q: torch.Tensor,
+    mu_p: torch.Tensor,
+    logvar_p: torch.Tensor,
 ) -> torch.Tensor:
     """KL(N(μ_q, diag σ_q²) ‖ N(μ_p, diag σ_p²)), summed over the last dim; arguments broadcast.
 
@@ -60,7 +78,12 @@ def kl_diag_gaussians(
         raise ValueError(
             f"q and p parameters must broadcast, got {tuple(mu_q.shape)} and {tuple(mu_p.shape)}"
         ) from None
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(-1)
+    return 0.5 * (
+        logvar_p
+        - logvar_q
+        + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp()
+        - 1.0
+    ).sum(-1)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -87,7 +110,9 @@ class BNScaler(torch.nn.Module):
     as in ``torch.nn.BatchNorm1d``.
     """
 
-    def __init__(self, tau: float, dim: int, *, eps: float = 1e-8, momentum: float = 0.1) -> None:
+    def __init__(
+        self, tau: float, dim: int, *, eps: float = 1e-8, momentum: float = 0.1
+    ) -> None:
         super().__init__()
         if not isinstance(tau, (int, float)) or not 0.0 < float(tau) < 1.0:
             raise ValueError(f"tau must be in (0, 1), got {tau!r}")
@@ -97,7 +122,12 @@ class BNScaler(torch.nn.Module):
             raise ValueError(f"eps must be > 0, got {eps}")
         if not 0.0 < momentum <= 1.0:
             raise ValueError(f"momentum must be in (0, 1], got {momentum}")
-        self.tau, self.dim, self.eps, self.momentum = float(tau), dim, float(eps), float(momentum)
+        self.tau, self.dim, self.eps, self.momentum = (
+            float(tau),
+            dim,
+            float(eps),
+            float(momentum),
+        )
         self.theta = torch.nn.Parameter(torch.zeros(dim))
         for name in ("mu", "s"):
             self.register_buffer(f"running_mean_{name}", torch.zeros(dim))
@@ -111,24 +141,35 @@ class BNScaler(torch.nn.Module):
         )
 
     def _normalise(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        rm, rv = getattr(self, f"running_mean_{name}"), getattr(self, f"running_var_{name}")
+        rm, rv = (
+            getattr(self, f"running_mean_{name}"),
+            getattr(self, f"running_var_{name}"),
+        )
         if self.training:
             flat = x.reshape(-1, x.shape[-1])
             if flat.shape[0] < 2:
-                raise ValueError(f"batch normalisation in training mode needs >= 2 samples, got {flat.shape[0]}")
+                raise ValueError(
+                    f"batch normalisation in training mode needs >= 2 samples, got {flat.shape[0]}"
+                )
             mean, var = flat.mean(0), flat.var(0, unbiased=False)
             with torch.no_grad():
                 n = flat.shape[0]
                 rm.mul_(1 - self.momentum).add_(self.momentum * mean.detach())
-                rv.mul_(1 - self.momentum).add_(self.momentum * var.detach() * n / (n - 1))
+                rv.mul_(1 - self.momentum).add_(
+                    self.momentum * var.detach() * n / (n - 1)
+                )
         else:
             mean, var = rm, rv
         return (x - mean) / torch.sqrt(var + self.eps)
 
-    def forward(self, mu: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, mu: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         _check_pair(mu, s, "mu", "s")
         if mu.shape[-1] != self.dim:
-            raise ValueError(f"mu must have last dimension dim={self.dim}, got shape {tuple(mu.shape)}")
+            raise ValueError(
+                f"mu must have last dimension dim={self.dim}, got shape {tuple(mu.shape)}"
+            )
         g_mu, g_sigma = self.scales()
         return g_mu * self._normalise(mu, "mu"), g_sigma * self._normalise(s, "s")
 
@@ -149,7 +190,9 @@ def discrete_mi(p_xz, *, atol: float = 1e-9) -> float:
         p_xz = p_xz.detach().cpu().numpy()
     p = np.asarray(p_xz, dtype=np.float64)
     if p.ndim != 2:
-        raise ValueError(f"p_xz must be a 2-D table p[x, z], got {p.ndim} dimension(s) with shape {p.shape}")
+        raise ValueError(
+            f"p_xz must be a 2-D table p[x, z], got {p.ndim} dimension(s) with shape {p.shape}"
+        )
     if p.size == 0:
         raise ValueError(f"p_xz must not be empty, got shape {p.shape}")
     if not np.all(np.isfinite(p)):
@@ -199,7 +242,9 @@ def relative_posterior(
         raise ValueError(
             f"prior (mu_p) and residual (dmu) parameters must broadcast, got {tuple(mu_p.shape)} and {tuple(dmu.shape)}"
         ) from None
-    kl = 0.5 * (dmu.pow(2) * torch.exp(-logvar_p) + dlogvar.exp() - dlogvar - 1.0).sum(-1)
+    kl = 0.5 * (dmu.pow(2) * torch.exp(-logvar_p) + dlogvar.exp() - dlogvar - 1.0).sum(
+        -1
+    )
     return RelativePosterior(mu_p + dmu, logvar_p + dlogvar, kl)
 
 
@@ -217,28 +262,53 @@ class HierVAE(torch.nn.Module):
     :meth:`neg_elbo` returns the per-sample negative ELBO (n,) in nats.
     """
 
-    def __init__(self, x_dim: int = 64, hidden: int = 64, z_dims: tuple = (4, 8), relative: bool = True) -> None:
+    def __init__(
+        self,
+        x_dim: int = 64,
+        hidden: int = 64,
+        z_dims: tuple = (4, 8),
+        relative: bool = True,
+    ) -> None:
         super().__init__()
         if not isinstance(x_dim, int) or x_dim < 1:
             raise ValueError(f"x_dim must be a positive int, got {x_dim!r}")
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden must be a positive int, got {hidden!r}")
         z_dims = tuple(z_dims)
-        if len(z_dims) not in (1, 2) or not all(isinstance(d, int) and d >= 1 for d in z_dims):
+        if len(z_dims) not in (1, 2) or not all(
+            isinstance(d, int) and d >= 1 for d in z_dims
+        ):
             raise ValueError(f"z_dims must be one or two positive ints, got {z_dims!r}")
         nn = torch.nn
         self.x_dim, self.z_dims, self.relative = x_dim, z_dims, bool(relative)
-        self.enc = nn.Sequential(nn.Linear(x_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
+        self.enc = nn.Sequential(
+            nn.Linear(x_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
+        )
         self.q1 = nn.Linear(hidden, 2 * z_dims[0])
         if len(z_dims) == 2:
-            self.prior2 = nn.Sequential(nn.Linear(z_dims[0], hidden), nn.SiLU(), nn.Linear(hidden, 2 * z_dims[1]))
-            self.q2 = nn.Sequential(nn.Linear(hidden + z_dims[0], hidden), nn.SiLU(), nn.Linear(hidden, 2 * z_dims[1]))
-        self.dec = nn.Sequential(nn.Linear(sum(z_dims), hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, x_dim))
+            self.prior2 = nn.Sequential(
+                nn.Linear(z_dims[0], hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, 2 * z_dims[1]),
+            )
+            self.q2 = nn.Sequential(
+                nn.Linear(hidden + z_dims[0], hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, 2 * z_dims[1]),
+            )
+        self.dec = nn.Sequential(
+            nn.Linear(sum(z_dims), hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, x_dim),
+        )
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.x_dim:
-            raise ValueError(f"x must have shape (n, {self.x_dim}), got {tuple(getattr(x, 'shape', ()))}")
+            raise ValueError(
+                f"x must have shape (n, {self.x_dim}), got {tuple(getattr(x, 'shape', ()))}"
+            )
         h = self.enc(x)
         mu1, lv1 = self.q1(h).chunk(2, -1)
         z1 = reparameterize(mu1, lv1, generator)
@@ -255,10 +325,14 @@ class HierVAE(torch.nn.Module):
             kls.append(kl2)
         return self.dec(torch.cat(zs, -1)), kls
 
-    def neg_elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def neg_elbo(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Per-sample −ELBO = Bernoulli reconstruction NLL + Σ_levels KL, shape (n,), nats."""
         logits, kls = self(x, generator)
-        rec = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        rec = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, x, reduction="none"
+        ).sum(-1)
         return rec + sum(kls)
 
     @torch.no_grad()
@@ -267,7 +341,9 @@ class HierVAE(torch.nn.Module):
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         p = next(self.parameters())
-        z1 = torch.randn(n, self.z_dims[0], generator=generator, dtype=p.dtype, device=p.device)
+        z1 = torch.randn(
+            n, self.z_dims[0], generator=generator, dtype=p.dtype, device=p.device
+        )
         zs = [z1]
         if len(self.z_dims) == 2:
             mu_p, lv_p = self.prior2(z1).chunk(2, -1)
@@ -320,7 +396,9 @@ def _positive_ints(v, name: str) -> tuple[int, ...]:
     try:
         v = tuple(v)
     except TypeError:
-        raise ValueError(f"{name} must be a positive int or a sequence of them, got {v!r}") from None
+        raise ValueError(
+            f"{name} must be a positive int or a sequence of them, got {v!r}"
+        ) from None
     if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in v):
         raise ValueError(f"{name} must be positive ints, got {v!r}")
     return v
@@ -350,17 +428,26 @@ class GaussianVAE(torch.nn.Module):
         super().__init__()
         (x_dim,) = _positive_ints(x_dim, "x_dim")
         (z_dim,) = _positive_ints(z_dim, "z_dim")
-        enc_hidden, dec_hidden = _positive_ints(enc_hidden, "enc_hidden"), _positive_ints(dec_hidden, "dec_hidden")
+        enc_hidden, dec_hidden = (
+            _positive_ints(enc_hidden, "enc_hidden"),
+            _positive_ints(dec_hidden, "dec_hidden"),
+        )
         if decoder is not None and not isinstance(decoder, torch.nn.Module):
-            raise ValueError(f"decoder must be a torch.nn.Module or None, got {type(decoder).__name__}")
+            raise ValueError(
+                f"decoder must be a torch.nn.Module or None, got {type(decoder).__name__}"
+            )
         self.x_dim, self.z_dim = x_dim, z_dim
         self.encoder = _mlp([x_dim, *enc_hidden, 2 * z_dim])
-        self.decoder = decoder if decoder is not None else _MLPDecoder([z_dim, *dec_hidden, x_dim])
+        self.decoder = (
+            decoder if decoder is not None else _MLPDecoder([z_dim, *dec_hidden, x_dim])
+        )
 
     def _check_x(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.x_dim:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a tensor of shape (batch, {self.x_dim}), got {got}")
+            raise ValueError(
+                f"x must be a tensor of shape (batch, {self.x_dim}), got {got}"
+            )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, logvar)`` of q(z|x), each (batch, z_dim)."""
@@ -372,10 +459,14 @@ class GaussianVAE(torch.nn.Module):
         """Decoder logits (batch, x_dim) given latents ``z`` (and ``x`` for teacher-forced decoders)."""
         if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.z_dim:
             got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape (batch, {self.z_dim}), got {got}")
+            raise ValueError(
+                f"z must be a tensor of shape (batch, {self.z_dim}), got {got}"
+            )
         return self.decoder(z, x)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> VAEOutput:
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, generator=generator)
         return VAEOutput(self.decode(z, x), mu, logvar, z)
@@ -400,10 +491,14 @@ class GaussianVAE(torch.nn.Module):
         if out is None:
             out = self(x, generator=generator)
         if likelihood == "bernoulli":
-            rec = torch.nn.functional.binary_cross_entropy_with_logits(out.logits, x, reduction="none").sum(-1)
+            rec = torch.nn.functional.binary_cross_entropy_with_logits(
+                out.logits, x, reduction="none"
+            ).sum(-1)
         elif likelihood == "gaussian":
             rec = 0.5 * (x - out.logits).pow(2).sum(-1)
         else:
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
+            raise ValueError(
+                f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}"
+            )
         kl = kl_std_normal(out.mu, out.logvar)
         return ELBOTerms((rec + beta * kl).mean(), rec.mean(), kl.mean())

@@ -74,18 +74,26 @@ def _kappa_array(kappa: Any) -> tuple[np.ndarray, Any]:
         def back(v: np.ndarray):
             return v
 
-    elif isinstance(kappa, (int, float, np.integer, np.floating)) and not isinstance(kappa, bool):
+    elif isinstance(kappa, (int, float, np.integer, np.floating)) and not isinstance(
+        kappa, bool
+    ):
         arr = np.asarray(float(kappa))
 
         def back(v: np.ndarray):
             return float(v)
 
     else:
-        raise ValueError(f"kappa must be a number, a NumPy array or a torch tensor, got {type(kappa).__name__}")
+        raise ValueError(
+            f"kappa must be a number, a NumPy array or a torch tensor, got {type(kappa).__name__}"
+        )
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"kappa must be finite, got {arr[~np.isfinite(arr)].ravel()[:3].tolist()}")
+        raise ValueError(
+            f"kappa must be finite, got {arr[~np.isfinite(arr)].ravel()[:3].tolist()}"
+        )
     if not np.all(arr > 0):
-        raise ValueError(f"kappa must be > 0, got {arr[~(arr > 0)].ravel()[:3].tolist()}")
+        raise ValueError(
+            f"kappa must be > 0, got {arr[~(arr > 0)].ravel()[:3].tolist()}"
+        )
     return arr, back
 
 
@@ -109,7 +117,9 @@ def _log_0f1(b: float, x: np.ndarray) -> np.ndarray:
         k_peak = 0.5 * (-(b - 1.0) + math.sqrt((b - 1.0) ** 2 + 4.0 * xi))
         n = int(k_peak + 40.0 * math.sqrt(k_peak + 1.0) + 100)
         k = np.arange(1, n + 1, dtype=np.float64)
-        logt = np.concatenate([[0.0], np.cumsum(math.log(xi) - np.log(k) - np.log(b + k - 1.0))])
+        logt = np.concatenate(
+            [[0.0], np.cumsum(math.log(xi) - np.log(k) - np.log(b + k - 1.0))]
+        )
         m = logt.max()
         out[i] = m + math.log(np.exp(logt - m).sum())
     return out
@@ -125,7 +135,11 @@ def _log_bessel_i(nu: float, kappa: np.ndarray) -> np.ndarray:
     out[use_ive] = np.log(scaled[use_ive]) + kappa[use_ive]
     rest = ~use_ive
     if np.any(rest):
-        out[rest] = nu * np.log(0.5 * kappa[rest]) - gammaln(nu + 1.0) + _log_0f1(nu + 1.0, x[rest])
+        out[rest] = (
+            nu * np.log(0.5 * kappa[rest])
+            - gammaln(nu + 1.0)
+            + _log_0f1(nu + 1.0, x[rest])
+        )
     return out
 
 
@@ -148,15 +162,23 @@ def _mean_resultant_np(d: int, k: np.ndarray) -> np.ndarray:
     if np.any(small):
         ks, xs = k[small], x[small]
         # A_d = I_{ν+1}/I_ν = κ/(2(ν+1)) · ₀F₁(;ν+2;x) / ₀F₁(;ν+1;x)
-        out[small] = ks / (2.0 * (nu + 1.0)) * np.exp(_log_0f1(nu + 2.0, xs) - _log_0f1(nu + 1.0, xs))
+        out[small] = (
+            ks
+            / (2.0 * (nu + 1.0))
+            * np.exp(_log_0f1(nu + 2.0, xs) - _log_0f1(nu + 1.0, xs))
+        )
     if np.any(~small):
         kb = k[~small]
-        with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        with np.errstate(
+            divide="ignore", over="ignore", under="ignore", invalid="ignore"
+        ):
             num, den = ive(nu + 1.0, kb), ive(nu, kb)
             ratio = num / den
         ok = np.isfinite(ratio) & (num > _TINY) & (den > _TINY)
         if not np.all(ok):
-            ratio[~ok] = np.exp(_log_bessel_i(nu + 1.0, kb[~ok]) - _log_bessel_i(nu, kb[~ok]))
+            ratio[~ok] = np.exp(
+                _log_bessel_i(nu + 1.0, kb[~ok]) - _log_bessel_i(nu, kb[~ok])
+            )
         out[~small] = ratio
     return out
 
@@ -170,9 +192,13 @@ def _kl_np(d: int, k: np.ndarray) -> np.ndarray:
     log_f[small] = _log_0f1(nu + 1.0, x[small])
     big = ~small
     if np.any(big):
-        log_f[big] = _log_bessel_i(nu, k[big]) + gammaln(nu + 1.0) - nu * np.log(0.5 * k[big])
+        log_f[big] = (
+            _log_bessel_i(nu, k[big]) + gammaln(nu + 1.0) - nu * np.log(0.5 * k[big])
+        )
     kl = k * _mean_resultant_np(d, k) - log_f
-    return np.maximum(kl, 0.0)  # KL >= 0; clips only rounding noise (order 1e-16·κ) at large κ
+    return np.maximum(
+        kl, 0.0
+    )  # KL >= 0; clips only rounding noise (order 1e-16·κ) at large κ
 
 
 def vmf_log_norm(d: int, kappa):
@@ -219,9 +245,13 @@ def vmf_kl_uniform(d: int, kappa):
 
 def _check_mu(mu: Any, d: int | None = None) -> torch.Tensor:
     if not isinstance(mu, torch.Tensor):
-        raise ValueError(f"mu must be a torch tensor of shape (..., d), got {type(mu).__name__}")
+        raise ValueError(
+            f"mu must be a torch tensor of shape (..., d), got {type(mu).__name__}"
+        )
     if mu.dim() < 1 or mu.shape[-1] < 2:
-        raise ValueError(f"mu must have shape (..., d) with d >= 2, got {tuple(mu.shape)}")
+        raise ValueError(
+            f"mu must have shape (..., d) with d >= 2, got {tuple(mu.shape)}"
+        )
     if d is not None and mu.shape[-1] != d:
         raise ValueError(f"mu must have shape (..., {d}), got {tuple(mu.shape)}")
     if not mu.is_floating_point():
@@ -238,25 +268,42 @@ def _check_mu(mu: Any, d: int | None = None) -> torch.Tensor:
     return mu
 
 
-def _tangent_direction(mu: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _tangent_direction(
+    mu: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
     """A uniform unit vector orthogonal to each row of mu (Gaussian, project out μ, normalise)."""
-    g = torch.randn(mu.shape, generator=generator, dtype=torch.float64, device=mu.device).to(mu.dtype)
+    g = torch.randn(
+        mu.shape, generator=generator, dtype=torch.float64, device=mu.device
+    ).to(mu.dtype)
     v = g - (g * mu).sum(-1, keepdim=True) * mu
     return v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(mu.dtype).tiny)
 
 
-def _assemble(mu: torch.Tensor, w: torch.Tensor, sin_theta: torch.Tensor, generator) -> torch.Tensor:
-    mu_u = mu / mu.norm(dim=-1, keepdim=True)  # exact unit norm; the gradient still flows into mu
+def _assemble(
+    mu: torch.Tensor, w: torch.Tensor, sin_theta: torch.Tensor, generator
+) -> torch.Tensor:
+    mu_u = mu / mu.norm(
+        dim=-1, keepdim=True
+    )  # exact unit norm; the gradient still flows into mu
     # v depends on μ through the projection; keeping that dependence in the graph makes x = T(μ, noise) an
     # exact reparameterisation, so autograd gives the pathwise gradient of E f(x)
     v = _tangent_direction(mu_u, generator)
-    return w.to(mu.dtype).unsqueeze(-1) * mu_u + sin_theta.to(mu.dtype).unsqueeze(-1) * v
+    return (
+        w.to(mu.dtype).unsqueeze(-1) * mu_u + sin_theta.to(mu.dtype).unsqueeze(-1) * v
+    )
 
 
-def _wood_w(d: int, kappa: torch.Tensor, generator: torch.Generator | None, max_rounds: int = 1000):
+def _wood_w(
+    d: int,
+    kappa: torch.Tensor,
+    generator: torch.Generator | None,
+    max_rounds: int = 1000,
+):
     """Wood's (1994) rejection sampler for w = μ·x. Returns (w, 1 - w), both float64, shape of kappa."""
     m = d - 1.0
-    b = m / (2.0 * kappa + torch.sqrt(4.0 * kappa**2 + m * m))  # = (-2κ + sqrt(4κ² + m²)) / m, stably
+    b = m / (
+        2.0 * kappa + torch.sqrt(4.0 * kappa**2 + m * m)
+    )  # = (-2κ + sqrt(4κ² + m²)) / m, stably
     x0 = (1.0 - b) / (1.0 + b)
     c = kappa * x0 + m * torch.log1p(-x0 * x0)
     w = torch.empty_like(kappa)
@@ -268,7 +315,9 @@ def _wood_w(d: int, kappa: torch.Tensor, generator: torch.Generator | None, max_
             return w, omw
         bt, x0t, ct, kt = b[todo], x0[todo], c[todo], kappa[todo]
         # z ~ Beta(m/2, m/2): (1 + t)/2 with t the first coordinate of a uniform point on S^{d-1}
-        gauss = torch.randn(n, d, generator=generator, dtype=torch.float64, device=kappa.device)
+        gauss = torch.randn(
+            n, d, generator=generator, dtype=torch.float64, device=kappa.device
+        )
         t = gauss[:, 0] / gauss.norm(dim=1)
         z = 0.5 * (1.0 + t)
         den = 1.0 - (1.0 - bt) * z
@@ -281,10 +330,14 @@ def _wood_w(d: int, kappa: torch.Tensor, generator: torch.Generator | None, max_
         w[sel] = wt[accept]
         omw[sel] = omwt[accept]
         todo[sel] = False
-    raise RuntimeError(f"Wood's sampler did not finish in {max_rounds} rounds")  # pragma: no cover
+    raise RuntimeError(
+        f"Wood's sampler did not finish in {max_rounds} rounds"
+    )  # pragma: no cover
 
 
-def sample_vmf(mu: torch.Tensor, kappa, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_vmf(
+    mu: torch.Tensor, kappa, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One sample x ~ vMF(μ, κ) per row of ``mu`` (chapter ``vae/vmf-vae``, claim C3).
 
     ``mu``: tensor of shape (..., d), d >= 2, unit norm along the last dim (within 1e-3 for float32,
@@ -339,17 +392,23 @@ class VMFSampler:
         self.d = _check_d(d)
         if isinstance(kappa, torch.Tensor):
             if kappa.numel() != 1:
-                raise ValueError(f"kappa must be a single number, got a tensor of shape {tuple(kappa.shape)}")
+                raise ValueError(
+                    f"kappa must be a single number, got a tensor of shape {tuple(kappa.shape)}"
+                )
             kappa = float(kappa)
         k_arr, _ = _kappa_array(kappa)
         if k_arr.ndim != 0:
-            raise ValueError(f"kappa must be a single number, got an array of shape {k_arr.shape}")
+            raise ValueError(
+                f"kappa must be a single number, got an array of shape {k_arr.shape}"
+            )
         if isinstance(grid, bool) or not isinstance(grid, int) or grid < 16:
             raise ValueError(f"grid must be an integer >= 16, got {grid!r}")
         self.kappa = float(k_arr)
         kap, p = self.kappa, self.d - 2.0
 
-        def logp(th):  # log density of θ up to a constant; κ(cos θ - 1) = -2κ sin²(θ/2) without cancellation
+        def logp(
+            th,
+        ):  # log density of θ up to a constant; κ(cos θ - 1) = -2κ sin²(θ/2) without cancellation
             th = np.asarray(th, dtype=np.float64)
             out = -2.0 * kap * np.sin(0.5 * th) ** 2
             if p > 0:
@@ -362,7 +421,9 @@ class VMFSampler:
         th_star = math.acos(min(1.0, c_star)) if p > 0 else 0.0
         top = float(logp(th_star)) if p > 0 else 0.0
 
-        def edge(a: float, b: float) -> float:  # point between a (inside) and b where logp = top - 60
+        def edge(
+            a: float, b: float
+        ) -> float:  # point between a (inside) and b where logp = top - 60
             if float(logp(b)) > top - 60.0:
                 return b
             for _ in range(200):
@@ -377,17 +438,23 @@ class VMFSampler:
         hi = edge(th_star, math.pi)
         theta = np.linspace(lo, hi, grid)
         dens = np.exp(logp(theta) - top)
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(theta))])
+        cdf = np.concatenate(
+            [[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(theta))]
+        )
         cdf /= cdf[-1]
         self.theta = torch.as_tensor(theta, dtype=torch.float64)
         self.cdf = torch.as_tensor(cdf, dtype=torch.float64)
         self.kl = float(_kl_np(self.d, np.array([self.kappa]))[0])
-        self.mean_resultant = float(_mean_resultant_np(self.d, np.array([self.kappa]))[0])
+        self.mean_resultant = float(
+            _mean_resultant_np(self.d, np.array([self.kappa]))[0]
+        )
 
     def __repr__(self) -> str:
         return f"VMFSampler(d={self.d}, kappa={self.kappa:g}, KL={self.kl:.4f} nats)"
 
-    def sample_theta(self, shape, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    def sample_theta(
+        self, shape, generator: torch.Generator | None = None, device=None
+    ) -> torch.Tensor:
         """Angles θ = arccos(μ·x) of ``shape`` (float64) by inverse-CDF sampling."""
         u = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
         cdf, theta = self.cdf.to(u.device), self.theta.to(u.device)
@@ -396,7 +463,9 @@ class VMFSampler:
         frac = ((u.reshape(-1) - c0) / (c1 - c0).clamp_min(1e-300)).clamp(0.0, 1.0)
         return (theta[j - 1] + frac * (theta[j] - theta[j - 1])).reshape(u.shape)
 
-    def sample(self, mu: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, mu: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """x ~ vMF(μ, κ) for each row of ``mu`` (shape (..., d), unit norm); differentiable in ``mu``."""
         mu = _check_mu(mu, self.d)
         th = self.sample_theta(mu.shape[:-1], generator=generator, device=mu.device)

@@ -34,9 +34,13 @@ def straight_through(z: torch.Tensor, zq: torch.Tensor) -> torch.Tensor:
     gradient flows into ``zq``. ``z`` and ``zq`` must have the same shape; the result has that shape.
     """
     if not isinstance(z, torch.Tensor) or not isinstance(zq, torch.Tensor):
-        raise TypeError(f"z and zq must be tensors, got {type(z).__name__} and {type(zq).__name__}")
+        raise TypeError(
+            f"z and zq must be tensors, got {type(z).__name__} and {type(zq).__name__}"
+        )
     if z.shape != zq.shape:
-        raise ValueError(f"z and zq must have the same shape, got {tuple(z.shape)} and {tuple(zq.shape)}")
+        raise ValueError(
+            f"z and zq must have the same shape, got {tuple(z.shape)} and {tuple(zq.shape)}"
+        )
     return z + (zq - z).detach()
 
 
@@ -105,13 +109,19 @@ class VectorQuantizer(nn.Module):
         eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < 1:
+        if (
+            isinstance(num_codes, bool)
+            or not isinstance(num_codes, int)
+            or num_codes < 1
+        ):
             raise ValueError(f"num_codes must be an int >= 1, got {num_codes!r}")
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be an int >= 1, got {dim!r}")
         if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-        if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma >= 0):
+        if not (
+            isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma >= 0
+        ):
             raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay must be in (0, 1), got {decay!r}")
@@ -135,7 +145,10 @@ class VectorQuantizer(nn.Module):
     def reset_codebook(self, codes: torch.Tensor) -> None:
         """Overwrite the codebook with ``codes`` (num_codes, dim); in EMA mode also restart the statistics
         (``N_k = 1``, ``m_k = e_k``). Used to study initialisations (dead codes, chapter ``vae/vq-vae``)."""
-        if not isinstance(codes, torch.Tensor) or codes.shape != (self.num_codes, self.dim):
+        if not isinstance(codes, torch.Tensor) or codes.shape != (
+            self.num_codes,
+            self.dim,
+        ):
             raise ValueError(
                 f"codes must have shape ({self.num_codes}, {self.dim}), got {tuple(getattr(codes, 'shape', ()))}"
             )
@@ -148,18 +161,26 @@ class VectorQuantizer(nn.Module):
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"z must be a tensor, got {type(z).__name__}")
         if z.dim() < 1 or z.shape[-1] != self.dim:
-            raise ValueError(f"z must have shape (..., {self.dim}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"z must have shape (..., {self.dim}), got {tuple(z.shape)}"
+            )
         if not z.dtype.is_floating_point:
             raise ValueError(f"z must be a floating-point tensor, got {z.dtype}")
         if not bool(torch.isfinite(z).all()):
-            raise ValueError("z must be finite, got NaN or inf entries (the nearest code would be arbitrary)")
+            raise ValueError(
+                "z must be finite, got NaN or inf entries (the nearest code would be arbitrary)"
+            )
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Indices (...) of the nearest code to each vector of ``z`` (..., dim); ties go to the lower index (C1)."""
         self._check(z)
         flat = z.reshape(-1, self.dim)
         e = self.codebook.to(flat.dtype)
-        d2 = flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ e.t() + e.pow(2).sum(1)[None, :]
+        d2 = (
+            flat.pow(2).sum(1, keepdim=True)
+            - 2.0 * flat @ e.t()
+            + e.pow(2).sum(1)[None, :]
+        )
         return d2.argmin(dim=1).reshape(z.shape[:-1])
 
     @torch.no_grad()
@@ -167,17 +188,25 @@ class VectorQuantizer(nn.Module):
         """One EMA codebook step from inputs ``z`` (..., dim) assigned to ``indices`` (...) (C5)."""
         self._check(z)
         if indices.shape != z.shape[:-1]:
-            raise ValueError(f"indices must have shape {tuple(z.shape[:-1])}, got {tuple(indices.shape)}")
+            raise ValueError(
+                f"indices must have shape {tuple(z.shape[:-1])}, got {tuple(indices.shape)}"
+            )
         if not self.ema:
-            raise ValueError("ema_update needs a quantizer built with ema=True, got ema=False")
+            raise ValueError(
+                "ema_update needs a quantizer built with ema=True, got ema=False"
+            )
         if indices.dtype.is_floating_point or indices.dtype == torch.bool:
             raise ValueError(f"indices must be an integer tensor, got {indices.dtype}")
-        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.num_codes):
+        if indices.numel() and (
+            int(indices.min()) < 0 or int(indices.max()) >= self.num_codes
+        ):
             raise ValueError(
                 f"indices must lie in [0, {self.num_codes}), got values in [{int(indices.min())}, {int(indices.max())}]"
             )
         flat = z.reshape(-1, self.dim).to(self.codebook.dtype)
-        onehot = torch.nn.functional.one_hot(indices.reshape(-1), self.num_codes).to(flat.dtype)
+        onehot = torch.nn.functional.one_hot(indices.reshape(-1), self.num_codes).to(
+            flat.dtype
+        )
         lam = self.decay
         self.ema_count.mul_(lam).add_(onehot.sum(0), alpha=1 - lam)
         self.ema_sum.mul_(lam).add_(onehot.t() @ flat, alpha=1 - lam)
@@ -209,14 +238,23 @@ def code_perplexity(indices: torch.Tensor, num_codes: int) -> torch.Tensor:
     """
     if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < 1:
         raise ValueError(f"num_codes must be an int >= 1, got {num_codes!r}")
-    if not isinstance(indices, torch.Tensor) or indices.dtype.is_floating_point or indices.dtype == torch.bool:
-        raise ValueError(f"indices must be an integer tensor, got {getattr(indices, 'dtype', type(indices))}")
+    if (
+        not isinstance(indices, torch.Tensor)
+        or indices.dtype.is_floating_point
+        or indices.dtype == torch.bool
+    ):
+        raise ValueError(
+            f"indices must be an integer tensor, got {getattr(indices, 'dtype', type(indices))}"
+        )
     if indices.numel() == 0:
         raise ValueError("indices must not be empty")
     if int(indices.min()) < 0 or int(indices.max()) >= num_codes:
         raise ValueError(
             f"indices must lie in [0, {num_codes}), got values in [{int(indices.min())}, {int(indices.max())}]"
         )
-    p = torch.bincount(indices.reshape(-1), minlength=num_codes).double() / indices.numel()
+    p = (
+        torch.bincount(indices.reshape(-1), minlength=num_codes).double()
+        / indices.numel()
+    )
     h = -(p[p > 0] * p[p > 0].log()).sum()
     return h.exp()

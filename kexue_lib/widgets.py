@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["precomputed_slider", "figure_png", "show_source"]
 
@@ -100,12 +100,16 @@ def precomputed_slider(
     for v in grid.values():
         total *= len(v)
     if total > max_figures:
-        raise ValueError(f"the grid has {total} figures, more than max_figures={max_figures}; use fewer values")
+        raise ValueError(
+            f"the grid has {total} figures, more than max_figures={max_figures}; use fewer values"
+        )
     names = list(grid)
     init = initial if isinstance(initial, Mapping) else {names[0]: initial}
     for k, i in init.items():
         if k not in grid:
-            raise ValueError(f"initial names unknown parameter {k!r}; parameters are {names}")
+            raise ValueError(
+                f"initial names unknown parameter {k!r}; parameters are {names}"
+            )
         if not 0 <= int(i) < len(grid[k]):
             raise ValueError(f"initial[{k!r}] must be in [0, {len(grid[k])}), got {i}")
 
@@ -116,7 +120,9 @@ def precomputed_slider(
         fig = render(**point) if keyword else render(point[names[0]])
         if fig is None:
             fig = plt.gcf()
-        images[idx] = W.Image(value=figure_png(fig, dpi=dpi), format="png", layout=W.Layout(width=width))
+        images[idx] = W.Image(
+            value=figure_png(fig, dpi=dpi), format="png", layout=W.Layout(width=width)
+        )
 
     sliders = [
         W.SelectionSlider(
@@ -134,8 +140,12 @@ def precomputed_slider(
     def build(level: int, prefix: tuple):
         if level == len(names):
             return images[prefix]
-        children = [build(level + 1, prefix + (i,)) for i in range(len(grid[names[level]]))]
-        stack = W.Stack(children=children, selected_index=int(init.get(names[level], 0)))
+        children = [
+            build(level + 1, prefix + (i,)) for i in range(len(grid[names[level]]))
+        ]
+        stack = W.Stack(
+            children=children, selected_index=int(init.get(names[level], 0))
+        )
         stacks_per_level[level].append(stack)
         return stack
 

@@ -12,7 +12,11 @@ from hypothesis import HealthCheck, settings
 matplotlib.use("Agg")
 
 settings.register_profile(
-    "kexue", deadline=None, derandomize=True, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+    "kexue",
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kexue"))
 

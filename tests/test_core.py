@@ -11,7 +11,14 @@ import torch
 
 import kexue_lib
 from kexue_lib import checks, data, plotting
-from kexue_lib.checks import ClaimFailed, assert_close, assert_less, assert_sympy_equal, assert_sympy_zero, claim
+from kexue_lib.checks import (
+    ClaimFailed,
+    assert_close,
+    assert_less,
+    assert_sympy_equal,
+    assert_sympy_zero,
+    claim,
+)
 
 
 def test_seed_all_makes_every_generator_repeatable():
@@ -66,7 +73,7 @@ def test_claim_failure_is_an_assertion_error_and_other_errors_pass_through():
 
 @pytest.mark.parametrize("cid", ["1", "c1", "C", "Claim1", 3])
 def test_claim_rejects_bad_ids(cid):
-    with pytest.raises(ValueError, match="cid"):
+    with pytest.raises(ValueError if isinstance(cid, str) else TypeError, match="cid"):
         with claim(cid, "statement"):
             pass
 
@@ -78,7 +85,10 @@ def test_claim_rejects_empty_statement():
 
 
 def test_assert_close_tolerances_and_nan():
-    assert assert_close(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]), rtol=1e-8) <= 1e-9 + 1e-16
+    assert (
+        assert_close(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]), rtol=1e-8)
+        <= 1e-9 + 1e-16
+    )
     with pytest.raises(AssertionError, match="max error"):
         assert_close(np.array([1.0, 2.0]), np.array([1.0, 2.1]), rtol=1e-3)
     with pytest.raises(AssertionError, match="NaN"):
@@ -107,8 +117,12 @@ def test_listed_and_checked_claims_read_a_notebook(tmp_path):
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_markdown_cell("# T\n\n## Claims\n\n1. **C1** — first thing\n2. **C2** — second | thing\n"),
-        nbformat.v4.new_code_cell('with claim("C1", "a"):\n    pass\nwith claim(\'C2\', "b"):\n    pass'),
+        nbformat.v4.new_markdown_cell(
+            "# T\n\n## Claims\n\n1. **C1** — first thing\n2. **C2** — second | thing\n"
+        ),
+        nbformat.v4.new_code_cell(
+            'with claim("C1", "a"):\n    pass\nwith claim(\'C2\', "b"):\n    pass'
+        ),
     ]
     p = tmp_path / "x.ipynb"
     nbformat.write(nb, p)
@@ -122,7 +136,11 @@ def test_plotting_subplots_style_and_validation():
     fig, axes = plotting.subplots(1, 2)
     assert len(axes) == 2 and matplotlib.rcParams["axes.grid"]
     plotting.finish(axes[0], "t", "x", "y")
-    assert axes[0].get_title() == "t" and axes[0].get_xlabel() == "x" and axes[0].get_ylabel() == "y"
+    assert (
+        axes[0].get_title() == "t"
+        and axes[0].get_xlabel() == "x"
+        and axes[0].get_ylabel() == "y"
+    )
     with pytest.raises(ValueError, match="nrows"):
         plotting.subplots(0, 1)
 
@@ -146,7 +164,9 @@ def test_train_test_split_is_a_seeded_partition():
     a = data.train_test(x, y, test_fraction=0.2, seed=1)
     b = data.train_test(x, y, test_fraction=0.2, seed=1)
     assert all(torch.equal(u, v) for u, v in zip(a, b))
-    assert len(a[2]) == 20 and sorted(torch.cat([a[1], a[3]]).tolist()) == list(range(100))
+    assert len(a[2]) == 20 and sorted(torch.cat([a[1], a[3]]).tolist()) == list(
+        range(100)
+    )
     with pytest.raises(ValueError, match="test_fraction"):
         data.train_test(x, y, test_fraction=1.0)
     with pytest.raises(ValueError, match="same length"):
@@ -166,3 +186,73 @@ def test_toy_sets():
     assert x.shape == (200, 2) and set(y.tolist()) == {0, 1}
     with pytest.raises(ValueError, match="n must"):
         data.two_moons(1)
+
+
+def test_claim_without_any_check_fails():
+    with pytest.raises(ClaimFailed, match="checked nothing"):
+        with claim("C1", "nothing checked"):
+            x = 1 + 1  # noqa: F841
+
+
+def test_claim_counts_helper_calls_and_assert_statements(capsys):
+    with claim("C1", "helper"):
+        assert_close(1.0, 1.0)
+    with claim("C2", "statement"):
+        assert 2 > 1
+    out = capsys.readouterr().out
+    assert "✓ C1 helper" in out and "✓ C2 statement" in out
+
+
+def test_claim_built_from_a_string_counts_only_helpers():
+    ns = {"claim": claim, "assert_close": assert_close}
+    exec(
+        compile(
+            'with claim("C1", "s"):\n    assert_close(1.0, 1.0)\n', "<string-a>", "exec"
+        ),
+        ns,
+    )
+    with pytest.raises(ClaimFailed, match="source could not be read"):
+        exec(
+            compile('with claim("C1", "s"):\n    assert True\n', "<string-b>", "exec"),
+            ns,
+        )
+
+
+def test_claim_reraises_other_errors_with_the_claim_id():
+    with pytest.raises(ZeroDivisionError, match=r"\[C3\] division by zero"):
+        with claim("C3", "divides"):
+            assert 1 / 0
+    with pytest.raises(KeyError) as info:
+        with claim("C4", "looks up"):
+            assert {}["k"]
+    assert "[C4]" in str(info.value)
+
+
+def test_claim_rejects_non_string_arguments():
+    with pytest.raises(TypeError, match="statement"):
+        claim("C1", 3)
+
+
+def test_claim_blocks_finds_bodies_without_checks():
+    src = (
+        "%matplotlib inline\n"
+        'with claim("C1", "a"):\n    assert x\n'
+        'with claim("C2", "b"):\n    print(1)\n'
+        'with claim("C3", "c"):\n    np.testing.assert_allclose(1, 1)\n'
+    )
+    assert checks.claim_blocks(src) == [
+        ("C1", 2, True),
+        ("C2", 4, False),
+        ("C3", 6, True),
+    ]
+
+
+def test_reproduction_validates_and_prints(capsys):
+    checks.reproduction(headline="h", result="r", verdict="partly", reason="y")
+    assert "Reproduction: partly — r" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="verdict"):
+        checks.reproduction(headline="h", result="r", verdict="maybe", reason="y")
+    with pytest.raises(ValueError, match="reason"):
+        checks.reproduction(headline="h", result="r", verdict="partly", reason=" ")
+    with pytest.raises(TypeError, match="result"):
+        checks.reproduction(headline="h", result=3, verdict="partly", reason="y")

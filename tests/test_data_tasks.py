@@ -16,12 +16,21 @@ def _g(seed=0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(3, 80), lo=st.integers(1, 5), extra=st.integers(0, 5), seed=st.integers(0, 999))
+@given(
+    n=st.integers(3, 80),
+    lo=st.integers(1, 5),
+    extra=st.integers(0, 5),
+    seed=st.integers(0, 999),
+)
 def test_copy_task_is_periodic_and_mask_marks_the_determined_part(n, lo, extra, seed):
     hi = min(lo + extra, n - 1)
     lo = min(lo, hi)
     tok, m = copy_task(4, n, 7, period=(lo, hi), generator=_g(seed))
-    assert tok.shape == m.shape == (4, n) and tok.dtype == torch.long and m.dtype == torch.bool
+    assert (
+        tok.shape == m.shape == (4, n)
+        and tok.dtype == torch.long
+        and m.dtype == torch.bool
+    )
     assert int(tok.min()) >= 0 and int(tok.max()) < 7
     for row, mask in zip(tok.tolist(), m.tolist()):
         p = mask.index(True)  # first predicted position = the period
@@ -36,7 +45,9 @@ def test_copy_task_default_period_and_determinism():
     tok2, _ = copy_task(3, 10, generator=_g(1))
     assert torch.equal(tok, tok2)
     tok3, _ = copy_task(2, 9, period=3, generator=_g(1))
-    assert torch.equal(tok3[:, 3:6], tok3[:, :3]) and torch.equal(tok3[:, 6:], tok3[:, :3])
+    assert torch.equal(tok3[:, 3:6], tok3[:, :3]) and torch.equal(
+        tok3[:, 6:], tok3[:, :3]
+    )
 
 
 def test_reverse_task():
@@ -56,19 +67,27 @@ def test_random_transitions_rows_are_distributions():
 
 
 def test_markov_language_empirical_bigrams_match_the_matrix():
-    P = torch.tensor([[0.1, 0.9, 0.0], [0.5, 0.0, 0.5], [0.0, 0.2, 0.8]], dtype=torch.float64)
+    P = torch.tensor(
+        [[0.1, 0.9, 0.0], [0.5, 0.0, 0.5], [0.0, 0.2, 0.8]], dtype=torch.float64
+    )
     tok, m = markov_language(200, 100, 3, transitions=P, generator=_g(0))
     assert not m[:, 0].any() and m[:, 1:].all()
     counts = np.zeros((3, 3))
     a, b = tok[:, :-1].reshape(-1).numpy(), tok[:, 1:].reshape(-1).numpy()
     np.add.at(counts, (a, b), 1)
     emp = counts / counts.sum(1, keepdims=True)
-    np.testing.assert_allclose(emp, P.numpy(), atol=0.02)  # ~6000 transitions per row: 3σ ≈ 0.02
-    assert counts[0, 2] == 0 and counts[1, 1] == 0 and counts[2, 0] == 0  # impossible transitions never occur
+    np.testing.assert_allclose(
+        emp, P.numpy(), atol=0.02
+    )  # ~6000 transitions per row: 3σ ≈ 0.02
+    assert (
+        counts[0, 2] == 0 and counts[1, 1] == 0 and counts[2, 0] == 0
+    )  # impossible transitions never occur
 
 
 def test_markov_language_per_sequence_chains():
-    tok, m, P = markov_language(4, 300, 5, sharpness=3.0, generator=_g(2), return_transitions=True)
+    tok, m, P = markov_language(
+        4, 300, 5, sharpness=3.0, generator=_g(2), return_transitions=True
+    )
     assert P.shape == (4, 5, 5)
     # every observed transition has positive probability under its own sequence's matrix
     probs = P[torch.arange(4)[:, None], tok[:, :-1], tok[:, 1:]]

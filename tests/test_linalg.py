@@ -55,14 +55,18 @@ def test_expm_series_batched_numpy_complex_and_float32():
     assert batched.shape == (3, 2, 4, 4)
     for i in range(3):
         for j in range(2):
-            np.testing.assert_allclose(batched[i, j].numpy(), sla.expm(A[i, j].numpy()), rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(
+                batched[i, j].numpy(), sla.expm(A[i, j].numpy()), rtol=1e-11, atol=1e-12
+            )
     # numpy in -> numpy out
     out = expm_series(A[0, 0].numpy(), 40)
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, batched[0, 0].numpy(), rtol=1e-13, atol=1e-14)
     # complex: exp(i θ J) with J = [[0, -1], [1, 0]] -> cosh/sinh structure; compare with scipy
     Z = torch.tensor([[0.3 + 1j, -0.2], [0.5j, -0.1]], dtype=torch.complex128)
-    np.testing.assert_allclose(expm_series(Z, 40).numpy(), sla.expm(Z.numpy()), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(
+        expm_series(Z, 40).numpy(), sla.expm(Z.numpy()), rtol=1e-12, atol=1e-13
+    )
     # float32 keeps its dtype; integers are promoted
     assert expm_series(A[0, 0].float(), 20).dtype == torch.float32
     assert expm_series(torch.zeros(2, 2, dtype=torch.int64), 3).is_floating_point()
@@ -72,7 +76,9 @@ def test_expm_series_is_differentiable():
     A = _rand((3, 3), seed=3, scale=0.5).requires_grad_(True)
     # d/dA tr exp(A) = exp(A)^T
     (g,) = torch.autograd.grad(expm_series(A, 40).diagonal().sum(), A)
-    np.testing.assert_allclose(g.numpy(), sla.expm(A.detach().numpy()).T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        g.numpy(), sla.expm(A.detach().numpy()).T, rtol=1e-10, atol=1e-12
+    )
 
 
 # --- logm_series -------------------------------------------------------------------------------------------
@@ -104,14 +110,21 @@ def test_logm_series_batched_and_numpy():
     A = torch.eye(3, dtype=torch.float64) + X
     out = logm_series(A, 80)
     assert out.shape == (2, 3, 3, 3)
-    np.testing.assert_allclose(out[1, 2].numpy(), np.real(sla.logm(A[1, 2].numpy())), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        out[1, 2].numpy(), np.real(sla.logm(A[1, 2].numpy())), rtol=1e-10, atol=1e-12
+    )
     assert isinstance(logm_series(A[0, 0].numpy(), 5), np.ndarray)
 
 
 def test_logm_series_converges_for_nonnormal_matrix_with_small_spectrum():
     # ‖A − I‖₂ = 3 but A − I is nilpotent-ish: spectral radius 0.5 < 1, so the series still converges
     A = torch.tensor([[1.5, 3.0], [0.0, 0.5]], dtype=torch.float64)
-    np.testing.assert_allclose(logm_series(A, 200).numpy(), np.real(sla.logm(A.numpy())), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        logm_series(A, 200).numpy(),
+        np.real(sla.logm(A.numpy())),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 def test_logm_series_check_flags_divergence():
@@ -119,7 +132,10 @@ def test_logm_series_check_flags_divergence():
     with pytest.raises(ValueError, match="A must satisfy spectral radius"):
         logm_series(A, 5)
     # without the check it sums the (diverging) series: the terms grow like 2^k / k
-    assert torch.allclose(logm_series(A, 3, check=False), (2 - 2 + 8 / 3) * torch.eye(2, dtype=torch.float64))
+    assert torch.allclose(
+        logm_series(A, 3, check=False),
+        (2 - 2 + 8 / 3) * torch.eye(2, dtype=torch.float64),
+    )
 
 
 # --- logdet_series -----------------------------------------------------------------------------------------
@@ -149,7 +165,9 @@ def test_logdet_series_batch_shape_numpy_and_gradient():
     # gradient of log det(I + A) is (I + A)^{-T}
     (g,) = torch.autograd.grad(out.sum(), A)
     eye = torch.eye(4, dtype=torch.float64)
-    np.testing.assert_allclose(g.numpy(), torch.linalg.inv(eye + A.detach()).mT.numpy(), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(
+        g.numpy(), torch.linalg.inv(eye + A.detach()).mT.numpy(), rtol=1e-9, atol=1e-11
+    )
     res = logdet_series(A.detach()[0, 0].numpy(), 60)
     assert isinstance(res, np.ndarray) and res.shape == ()
 
@@ -171,7 +189,10 @@ def test_property_logdet_series_matches_slogdet_for_contractions(n, r, seed):
     # the truncation bound n r^{M+1} / ((M+1)(1-r)) holds at every M
     for M in (1, 3, 8):
         bound = n * r ** (M + 1) / ((M + 1) * (1 - r))
-        assert abs(logdet_series(A, M).item() - logabs.item()) <= bound * (1 + 1e-9) + 1e-12
+        assert (
+            abs(logdet_series(A, M).item() - logabs.item())
+            <= bound * (1 + 1e-9) + 1e-12
+        )
 
 
 @settings(max_examples=25, deadline=None)
@@ -179,7 +200,9 @@ def test_property_logdet_series_matches_slogdet_for_contractions(n, r, seed):
 def test_property_det_expm_is_exp_trace(n, scale, seed):
     A = _rand((n, n), seed=seed, scale=scale)
     E = expm_series(A, 60)
-    assert math.isclose(torch.linalg.det(E).item(), math.exp(A.trace().item()), rel_tol=1e-10)
+    assert math.isclose(
+        torch.linalg.det(E).item(), math.exp(A.trace().item()), rel_tol=1e-10
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -242,6 +265,10 @@ def test_bad_n_terms_raises(fn, n_terms):
 
 @pytest.mark.parametrize("fn", FUNCS + [spectral_radius])
 def test_non_array_raises(fn):
-    args = ([[1.0, 0.0], [0.0, 1.0]],) if fn is spectral_radius else ([[1.0, 0.0], [0.0, 1.0]], 3)
+    args = (
+        ([[1.0, 0.0], [0.0, 1.0]],)
+        if fn is spectral_radius
+        else ([[1.0, 0.0], [0.0, 1.0]], 3)
+    )
     with pytest.raises(ValueError, match="A must be a torch.Tensor or numpy.ndarray"):
         fn(*args)

@@ -82,14 +82,19 @@ def test_matches_sdpa_no_mask_bool_mask_additive_and_bias():
     torch.testing.assert_close(mha(x, mask=m, attn_bias=bias), ref)
     # per-sample 3-D mask (b, n, n)
     m3 = torch.stack([_random_bool_mask(6, 2), _random_bool_mask(6, 3)])
-    torch.testing.assert_close(mha(x, mask=m3), _reference(mha, x, attn_mask=m3[:, None]))
+    torch.testing.assert_close(
+        mha(x, mask=m3), _reference(mha, x, attn_mask=m3[:, None])
+    )
 
 
 def test_fused_and_explicit_paths_agree():
     mha = _mha()
     x = torch.randn(2, 9, 16, dtype=torch.float64)
-    kw = dict(mask=causal_mask(9), attn_bias=torch.randn(2, 9, 9, dtype=torch.float64),
-              logit_scale=torch.linspace(1, 2, 9, dtype=torch.float64))
+    kw = dict(
+        mask=causal_mask(9),
+        attn_bias=torch.randn(2, 9, 9, dtype=torch.float64),
+        logit_scale=torch.linspace(1, 2, 9, dtype=torch.float64),
+    )
     y_fused = mha(x, **kw)
     y_explicit, w = mha(x, return_weights=True, **kw)
     torch.testing.assert_close(y_fused, y_explicit)
@@ -158,11 +163,17 @@ def test_rotary_hook_and_rope_relative():
     inv = position.rope_inv_freq(8).to(torch.float64)
     pos = torch.arange(6)
     y0 = mha(x, positions=pos, inv_freq=inv, mask=causal_mask(6))
-    y1 = mha(x, positions=pos + 37, inv_freq=inv, mask=causal_mask(6))  # a joint shift changes nothing
+    y1 = mha(
+        x, positions=pos + 37, inv_freq=inv, mask=causal_mask(6)
+    )  # a joint shift changes nothing
     torch.testing.assert_close(y0, y1)
-    assert not torch.allclose(y0, mha(x, mask=causal_mask(6)))  # but RoPE itself does something
+    assert not torch.allclose(
+        y0, mha(x, mask=causal_mask(6))
+    )  # but RoPE itself does something
     # the free hook receives q, k of shape (b, h, n, d_head): doubling q equals logit_scale 2
-    torch.testing.assert_close(mha(x, rotary=lambda q, k: (2 * q, k)), mha(x, logit_scale=2.0))
+    torch.testing.assert_close(
+        mha(x, rotary=lambda q, k: (2 * q, k)), mha(x, logit_scale=2.0)
+    )
     # batched positions (b, n)
     xb = x.expand(2, -1, -1)
     yb = mha(xb, positions=torch.stack([pos, pos + 5]), inv_freq=inv)
@@ -190,7 +201,9 @@ def test_absolute_positions():
 def test_property_weights_are_distributions_supported_on_mask(n, seed):
     mha = _mha()
     m = _random_bool_mask(n, seed)
-    x = torch.randn(2, n, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(
+        2, n, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+    )
     _, w = mha(x, mask=m, return_weights=True)
     torch.testing.assert_close(w.sum(-1), torch.ones(2, 2, n, dtype=torch.float64))
     assert torch.all(w[..., ~m] == 0)
@@ -200,8 +213,12 @@ def test_attention_entropy_matches_scipy():
     w = torch.softmax(torch.randn(3, 5, dtype=torch.float64), -1)
     w[0] = torch.tensor([1.0, 0, 0, 0, 0])
     ent = attention_entropy(w)
-    np.testing.assert_allclose(ent.numpy(), scipy_entropy(w.numpy(), axis=-1), rtol=1e-12, atol=1e-15)
-    assert float(attention_entropy(torch.full((4,), 0.25))) == pytest.approx(math.log(4))
+    np.testing.assert_allclose(
+        ent.numpy(), scipy_entropy(w.numpy(), axis=-1), rtol=1e-12, atol=1e-15
+    )
+    assert float(attention_entropy(torch.full((4,), 0.25))) == pytest.approx(
+        math.log(4)
+    )
     with pytest.raises(ValueError, match="weights"):
         attention_entropy(torch.tensor([1.5, -0.5]))
     with pytest.raises(ValueError, match="weights"):

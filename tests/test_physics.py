@@ -33,7 +33,9 @@ def test_troposkien_satisfies_first_order_ode_by_finite_differences():
     S = troposkien_span(a, c)
     x = np.linspace(0.05 * S, 0.95 * S, 101)
     h = 1e-5
-    rp = (troposkien(x + h, a, c) - troposkien(x - h, a, c)) / (2 * h)  # central difference, O(h²) ≈ 1e-10
+    rp = (troposkien(x + h, a, c) - troposkien(x - h, a, c)) / (
+        2 * h
+    )  # central difference, O(h²) ≈ 1e-10
     r = troposkien(x, a, c)
     resid = np.sqrt(1 + rp**2) - (1 + c * (a * a - r * r))
     assert np.max(np.abs(resid)) < 1e-8
@@ -45,8 +47,15 @@ def test_troposkien_matches_independent_ivp_integration():
     S = troposkien_span(a, c)
     rhs = lambda x, y: [y[1], -2 * c * y[0] * (1 + c * (a * a - y[0] ** 2))]  # noqa: E731
     xs = np.linspace(0, S, 57)
-    ivp = solve_ivp(rhs, (0, S), [0.0, math.sqrt((1 + c * a * a) ** 2 - 1)], t_eval=xs, rtol=1e-12, atol=1e-13,
-                    method="DOP853")
+    ivp = solve_ivp(
+        rhs,
+        (0, S),
+        [0.0, math.sqrt((1 + c * a * a) ** 2 - 1)],
+        t_eval=xs,
+        rtol=1e-12,
+        atol=1e-13,
+        method="DOP853",
+    )
     assert np.max(np.abs(ivp.y[0] - troposkien(xs, a, c))) < 1e-9
 
 
@@ -54,15 +63,29 @@ def test_span_is_the_elliptic_integral_by_quadrature():
     # the span is the x-distance between two zeros: 2 ∫_0^a dr / r'(r), r' = c sqrt((a²-r²)(b²-r²))
     a, c = 0.9, 2.3
     b = math.sqrt(a * a + 2 / c)
-    half, _ = quad(lambda r: 1 / (c * math.sqrt((a * a - r * r) * (b * b - r * r))), 0, a, epsabs=1e-14, limit=200)
+    half, _ = quad(
+        lambda r: 1 / (c * math.sqrt((a * a - r * r) * (b * b - r * r))),
+        0,
+        a,
+        epsabs=1e-14,
+        limit=200,
+    )
     assert abs(troposkien_span(a, c) - 2 * half) < 1e-10
-    assert troposkien(np.array([0.0, troposkien_span(a, c)]), a, c) == pytest.approx([0, 0], abs=1e-13)
+    assert troposkien(np.array([0.0, troposkien_span(a, c)]), a, c) == pytest.approx(
+        [0, 0], abs=1e-13
+    )
 
 
 def test_length_by_quadrature():
     a, c = 0.6, 3.0
     S = troposkien_span(a, c)
-    L, _ = quad(lambda x: 1 + c * (a * a - troposkien(x, a, c) ** 2), 0, S, epsabs=1e-14, limit=200)
+    L, _ = quad(
+        lambda x: 1 + c * (a * a - troposkien(x, a, c) ** 2),
+        0,
+        S,
+        epsabs=1e-14,
+        limit=200,
+    )
     assert abs(troposkien_length(a, c) - L) < 1e-11
     # and as the arc length of the sampled curve
     x = np.linspace(0, S, 20001)
@@ -75,9 +98,13 @@ def test_small_amplitude_is_a_sine():
     errs = []
     for a in (1e-1, 1e-2, 1e-3):
         x = np.linspace(0, troposkien_span(a, c), 200)
-        errs.append(np.max(np.abs(troposkien(x, a, c) / a - np.sin(math.sqrt(2 * c) * x))))
+        errs.append(
+            np.max(np.abs(troposkien(x, a, c) / a - np.sin(math.sqrt(2 * c) * x)))
+        )
     assert errs[2] < 1e-5 and errs[1] / errs[2] == pytest.approx(100, rel=0.02)
-    assert troposkien_span(1e-6, c) == pytest.approx(math.pi / math.sqrt(2 * c), rel=1e-10)
+    assert troposkien_span(1e-6, c) == pytest.approx(
+        math.pi / math.sqrt(2 * c), rel=1e-10
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -107,11 +134,17 @@ def test_scaling_and_params_roundtrip(a, c, lam):
 
 def test_catenary_formula_and_params():
     x = np.linspace(-2, 3, 11)
-    assert np.allclose(catenary(x, 1.5, 0.5), 1.5 * (np.exp((x - 0.5) / 1.5) + np.exp(-(x - 0.5) / 1.5)) / 2,
-                       rtol=1e-15, atol=0)
+    assert np.allclose(
+        catenary(x, 1.5, 0.5),
+        1.5 * (np.exp((x - 0.5) / 1.5) + np.exp(-(x - 0.5) / 1.5)) / 2,
+        rtol=1e-15,
+        atol=0,
+    )
     span, length = 1.0, 1.7
     a = catenary_params(span, length)
-    arc, _ = quad(lambda u: math.cosh(u / a), -span / 2, span / 2, epsabs=1e-14)  # sqrt(1 + sinh²) = cosh
+    arc, _ = quad(
+        lambda u: math.cosh(u / a), -span / 2, span / 2, epsabs=1e-14
+    )  # sqrt(1 + sinh²) = cosh
     assert abs(arc - length) < 1e-12
 
 
@@ -133,7 +166,9 @@ def test_bvp_matches_catenary():
     span, length, g = 1.0, 1.6, 9.81
     sol = solve_rope_bvp(length, span, omega=0.0, g_radial=g)
     a = catenary_params(span, length)
-    depth = a * math.cosh(span / (2 * a)) - catenary(sol.y, a, span / 2)  # x points down from the hands
+    depth = a * math.cosh(span / (2 * a)) - catenary(
+        sol.y, a, span / 2
+    )  # x points down from the hands
     assert np.max(np.abs(sol.x - depth)) < 1e-8
 
 
@@ -205,7 +240,9 @@ def test_bvp_failure_is_reported():
 
 def test_solution_interpolant_matches_mesh_and_forces_are_rescaled():
     sol = solve_rope_bvp(1.5, 1.0, 3.0, g_axial=2.0)
-    assert np.allclose(sol.sol(sol.s), np.vstack([sol.x, sol.y, sol.p, sol.q]), rtol=1e-12, atol=1e-12)
+    assert np.allclose(
+        sol.sol(sol.s), np.vstack([sol.x, sol.y, sol.p, sol.q]), rtol=1e-12, atol=1e-12
+    )
     # physical units: q changes at rate g_axial along the rope
     assert np.allclose(np.diff(sol.q) / np.diff(sol.s), 2.0, rtol=1e-8)
     assert sol.max_residual < 1e-10

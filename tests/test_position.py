@@ -54,17 +54,24 @@ def ref_rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def ref_rope_split_half(x: torch.Tensor, pos: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+def ref_rope_split_half(
+    x: torch.Tensor, pos: torch.Tensor, inv: torch.Tensor
+) -> torch.Tensor:
     """Split-half RoPE: emb = cat(freqs, freqs); x*cos + rotate_half(x)*sin."""
     freqs = pos.to(F64)[:, None] * inv.to(F64)[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     return x * emb.cos() + ref_rotate_half(x) * emb.sin()
 
 
-def ref_rope_complex(x: torch.Tensor, pos: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+def ref_rope_complex(
+    x: torch.Tensor, pos: torch.Tensor, inv: torch.Tensor
+) -> torch.Tensor:
     """Adjacent pairs as complex numbers x[2i] + 1j·x[2i+1], multiplied by exp(1j·pos·θ_i)."""
     xc = torch.view_as_complex(x.to(F64).reshape(*x.shape[:-1], -1, 2).contiguous())
-    rot = torch.polar(torch.ones(len(pos), len(inv), dtype=F64), pos.to(F64)[:, None] * inv.to(F64)[None, :])
+    rot = torch.polar(
+        torch.ones(len(pos), len(inv), dtype=F64),
+        pos.to(F64)[:, None] * inv.to(F64)[None, :],
+    )
     return torch.view_as_real(xc * rot).flatten(-2)
 
 
@@ -80,6 +87,7 @@ def ref_rotation_matrix(m: float, inv: np.ndarray) -> np.ndarray:
 
 def ref_alibi_slopes(n: int) -> list[float]:
     """The ALiBi paper's recipe: geometric sequence starting at 2^(-8/n); non-powers of two interleave."""
+
     def power_of_2(k):
         start = 2 ** (-(2 ** -(math.log2(k) - 3)))
         return [start * start**i for i in range(k)]
@@ -106,7 +114,12 @@ def test_sinusoidal_matches_vaswani_formula():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 200), st.integers(0, 200), st.integers(-50, 50), st.sampled_from([2, 8, 16]))
+@given(
+    st.integers(0, 200),
+    st.integers(0, 200),
+    st.integers(-50, 50),
+    st.sampled_from([2, 8, 16]),
+)
 def test_sinusoidal_inner_product_depends_on_difference(m, n, s, d):
     pe = sinusoidal_pe(300, d, dtype=F64)
     m2, n2 = m + 50 + s, n + 50 + s
@@ -120,7 +133,9 @@ def test_sinusoidal_inner_product_depends_on_difference(m, n, s, d):
 # --- rope_inv_freq / apply_rope --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("d,base", [(2, 10000.0), (8, 10000.0), (64, 10000.0), (128, 500000.0), (6, 7.5)])
+@pytest.mark.parametrize(
+    "d,base", [(2, 10000.0), (8, 10000.0), (64, 10000.0), (128, 500000.0), (6, 7.5)]
+)
 def test_inv_freq_matches_common_recipe(d, base):
     ours = rope_inv_freq(d, base, dtype=F64)
     assert ours.shape == (d // 2,)
@@ -159,8 +174,13 @@ def test_converter_maps_adjacent_pairs_to_split_half_convention():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**16), st.integers(-500, 500), st.integers(-500, 500), st.integers(-1000, 1000),
-       st.sampled_from([2, 4, 16, 32]))
+@given(
+    st.integers(0, 2**16),
+    st.integers(-500, 500),
+    st.integers(-500, 500),
+    st.integers(-1000, 1000),
+    st.sampled_from([2, 4, 16, 32]),
+)
 def test_rope_logit_depends_only_on_relative_position(seed, m, n, shift, d):
     g = _gen(seed)
     q = torch.randn(1, d, generator=g, dtype=F64)
@@ -168,7 +188,14 @@ def test_rope_logit_depends_only_on_relative_position(seed, m, n, shift, d):
     inv = rope_inv_freq(d, dtype=F64)
 
     def logit(a, b):
-        return (apply_rope(q, torch.tensor([a]), inv) * apply_rope(k, torch.tensor([b]), inv)).sum().item()
+        return (
+            (
+                apply_rope(q, torch.tensor([a]), inv)
+                * apply_rope(k, torch.tensor([b]), inv)
+            )
+            .sum()
+            .item()
+        )
 
     l1, l2 = logit(m, n), logit(m + shift, n + shift)
     assert abs(l1 - l2) < 1e-9 * (1 + abs(l1))
@@ -186,7 +213,9 @@ def test_apply_rope_norm_broadcast_dtype_and_gradient():
     # batched positions broadcast like x.shape[:-1]
     pos_b = torch.stack([torch.arange(4), torch.arange(4) + 3])[:, None, :]  # (2, 1, 4)
     yb = apply_rope(x, pos_b, rope_inv_freq(8))
-    assert torch.allclose(yb[1], apply_rope(x[1], torch.arange(4) + 3, rope_inv_freq(8)))
+    assert torch.allclose(
+        yb[1], apply_rope(x[1], torch.arange(4) + 3, rope_inv_freq(8))
+    )
     # position 0 is the identity; fractional positions are allowed
     assert torch.allclose(apply_rope(x, torch.zeros(4), rope_inv_freq(8)), x)
     apply_rope(x, torch.linspace(0, 1.5, 4), rope_inv_freq(8))
@@ -201,7 +230,12 @@ def test_apply_rope_norm_broadcast_dtype_and_gradient():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**16), st.integers(-20, 20), st.integers(-20, 20), st.sampled_from([4, 8, 16]))
+@given(
+    st.integers(0, 2**16),
+    st.integers(-20, 20),
+    st.integers(-20, 20),
+    st.sampled_from([4, 8, 16]),
+)
 def test_rope_2d_logits_invariant_to_joint_translation(seed, tx, ty, d):
     g = _gen(seed)
     n = 6
@@ -224,7 +258,9 @@ def test_rope_2d_is_blockwise_1d_rope():
     assert torch.allclose(y[:, 4:], ref_rope_complex(x[:, 4:], ys, inv), atol=1e-12)
     # translating only x changes only the first half
     y2 = rope_2d(x, xs + 1, ys)
-    assert torch.allclose(y2[:, 4:], y[:, 4:]) and not torch.allclose(y2[:, :4], y[:, :4])
+    assert torch.allclose(y2[:, 4:], y[:, 4:]) and not torch.allclose(
+        y2[:, :4], y[:, :4]
+    )
 
 
 # --- rope_scaling ----------------------------------------------------------------------------------------
@@ -237,12 +273,18 @@ def test_rope_scaling_kinds_against_formulas(d, k):
     theta = ref_inv_freq(d, base)
     idx = torch.arange(d // 2, dtype=F64)
     lam = k ** (2 / d)
-    got = {kind: rope_scaling(kind, d, k, base, dtype=F64) for kind in ROPE_SCALING_KINDS}
+    got = {
+        kind: rope_scaling(kind, d, k, base, dtype=F64) for kind in ROPE_SCALING_KINDS
+    }
     assert torch.allclose(got["none"], theta, rtol=1e-13)
-    assert torch.allclose(got["pi"], theta / k, rtol=1e-13)  # positions / k  (linear interpolation)
+    assert torch.allclose(
+        got["pi"], theta / k, rtol=1e-13
+    )  # positions / k  (linear interpolation)
     assert torch.allclose(got["ntk-old"], ref_inv_freq(d, base * k), rtol=1e-12)
     # the widely used static NTK-aware recipe: base' = base · k^(d/(d−2))
-    assert torch.allclose(got["ntk-aware"], ref_inv_freq(d, base * k ** (d / (d - 2))), rtol=1e-12)
+    assert torch.allclose(
+        got["ntk-aware"], ref_inv_freq(d, base * k ** (d / (d - 2))), rtol=1e-12
+    )
     # ntk-fixed: θ_m = n / (λ (βλ)^(m−1)), m = i + 1
     assert torch.allclose(got["ntk-fixed"], theta / lam ** (idx + 1), rtol=1e-12)
     # the lowest frequency is divided by exactly k for pi / ntk-aware / ntk-fixed / ntk-mixed
@@ -269,14 +311,20 @@ def test_ntk_mixed_cumulative_product_and_limits(b):
     assert np.allclose(theta / got, np.cumprod(lam), rtol=1e-12)
     assert (theta / got)[-1] == pytest.approx(k, rel=1e-12)
     if b == 1.0:
-        assert np.allclose(got, rope_scaling("ntk-fixed", d, k, base, dtype=F64).numpy(), rtol=1e-12)
+        assert np.allclose(
+            got, rope_scaling("ntk-fixed", d, k, base, dtype=F64).numpy(), rtol=1e-12
+        )
     if b == 0.0:
-        assert np.allclose(got, rope_scaling("pi", d, k, base, dtype=F64).numpy(), rtol=1e-12)
+        assert np.allclose(
+            got, rope_scaling("pi", d, k, base, dtype=F64).numpy(), rtol=1e-12
+        )
 
 
 def test_rope_scaling_dtype_and_b_ignored_elsewhere():
     assert rope_scaling("pi", 8, 2.0).dtype == torch.float32
-    assert torch.equal(rope_scaling("ntk-old", 8, 2.0, b=0.1), rope_scaling("ntk-old", 8, 2.0, b=0.9))
+    assert torch.equal(
+        rope_scaling("ntk-old", 8, 2.0, b=0.1), rope_scaling("ntk-old", 8, 2.0, b=0.9)
+    )
 
 
 # --- logn_scale ------------------------------------------------------------------------------------------
@@ -305,7 +353,7 @@ def test_alibi_slopes_paper_recipe(heads):
 def test_alibi_slopes_known_values():
     assert alibi_slopes(8, dtype=F64).tolist() == [2.0**-j for j in range(1, 9)]
     twelve = alibi_slopes(12, dtype=F64).numpy()
-    assert np.allclose(twelve[8:], [2 ** -0.5, 2 ** -1.5, 2 ** -2.5, 2 ** -3.5], rtol=1e-14)
+    assert np.allclose(twelve[8:], [2**-0.5, 2**-1.5, 2**-2.5, 2**-3.5], rtol=1e-14)
 
 
 def test_alibi_bias_brute_force():
@@ -316,7 +364,9 @@ def test_alibi_bias_brute_force():
     for a in range(h):
         for i in range(n):
             for j in range(n):
-                assert bias[a, i, j].item() == pytest.approx(-s[a] * abs(i - j), abs=1e-15)
+                assert bias[a, i, j].item() == pytest.approx(
+                    -s[a] * abs(i - j), abs=1e-15
+                )
     assert not torch.signbit(bias.diagonal(dim1=-2, dim2=-1)).any()  # +0, not −0
 
 
@@ -329,7 +379,9 @@ def test_kerple_bias_brute_force_both_kinds():
     pw = kerple_bias(n, 1.5, 0.7, "power", dtype=F64)
     for i in range(n):
         for j in range(n):
-            assert lg[i, j].item() == pytest.approx(-2.0 * math.log(1 + 0.5 * abs(i - j)), abs=1e-12)
+            assert lg[i, j].item() == pytest.approx(
+                -2.0 * math.log(1 + 0.5 * abs(i - j)), abs=1e-12
+            )
             assert pw[i, j].item() == pytest.approx(-1.5 * abs(i - j) ** 0.7, abs=1e-12)
 
 
@@ -367,7 +419,9 @@ def test_sliding_window_mask_brute_force(n, w, causal):
 def test_xpos_zeta_matches_paper_and_relative_decay():
     d, sb = 8, 512.0
     s = xpos_scale(torch.tensor([1.0]), d, dtype=F64)[0]
-    zeta = (torch.arange(0, d, 2, dtype=F64) + 0.4 * d) / (1.4 * d)  # (2i + γd)/((1+γ)d)
+    zeta = (torch.arange(0, d, 2, dtype=F64) + 0.4 * d) / (
+        1.4 * d
+    )  # (2i + γd)/((1+γ)d)
     assert torch.allclose(s, zeta.repeat_interleave(2) ** (1 / sb), rtol=1e-14)
     g = _gen(5)
     q = torch.randn(1, d, generator=g, dtype=F64)
@@ -375,15 +429,21 @@ def test_xpos_zeta_matches_paper_and_relative_decay():
     inv = rope_inv_freq(d, dtype=F64)
 
     def logit(m, n):
-        qm = apply_rope(q, torch.tensor([m]), inv) * xpos_scale(torch.tensor([m]), d, dtype=F64)
-        kn = apply_rope(k, torch.tensor([n]), inv) * xpos_scale(torch.tensor([-n]), d, dtype=F64)
+        qm = apply_rope(q, torch.tensor([m]), inv) * xpos_scale(
+            torch.tensor([m]), d, dtype=F64
+        )
+        kn = apply_rope(k, torch.tensor([n]), inv) * xpos_scale(
+            torch.tensor([-n]), d, dtype=F64
+        )
         return (qm * kn).sum().item()
 
     assert logit(10, 3) == pytest.approx(logit(110, 103), rel=1e-10)
     # channel-pair-wise: qᵀ R(n−m) diag(ζ^((m−n)/sb)) k
     R = ref_rotation_matrix(3.0 - 10.0, inv.numpy())
     D = np.diag(zeta.repeat_interleave(2).numpy() ** (7 / sb))
-    assert logit(10, 3) == pytest.approx(float(q[0].numpy() @ D @ R @ k[0].numpy()), rel=1e-10)
+    assert logit(10, 3) == pytest.approx(
+        float(q[0].numpy() @ D @ R @ k[0].numpy()), rel=1e-10
+    )
     assert xpos_scale(torch.arange(3), 4).shape == (3, 4)
 
 
@@ -400,7 +460,9 @@ def test_random_position_ids_properties():
     assert batch.shape == (2000, 16)
     assert torch.all(batch[:, 1:] > batch[:, :-1])
     # uniform n-subset: E[min] = (L − n)/(n + 1), mean gap ≈ L/(n+1)
-    assert batch[:, 0].double().mean().item() == pytest.approx((256 - 16) / 17, rel=0.08)
+    assert batch[:, 0].double().mean().item() == pytest.approx(
+        (256 - 16) / 17, rel=0.08
+    )
     gaps = batch.diff(dim=1).double().mean().item()
     assert gaps == pytest.approx(257 / 17, rel=0.05)
     # every position is reachable

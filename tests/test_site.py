@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -23,11 +22,13 @@ from urllib.parse import urlparse
 
 import pytest
 
+from kexue_lib._book import toc_files
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-TOC_FILES = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+TOC_FILES = toc_files(ROOT)
 CHAPTER_PAGES = [f for f in TOC_FILES if (ROOT / f"{f}.ipynb").exists()]
-OTHER_PAGES = ["book/intro", "book/guide", "book/claims"]
+OTHER_PAGES = ["book/intro", "book/guide", "book/claims", "book/ledger", "book/citing"]
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +50,7 @@ def site():
     _browser_paths()
     if not os.environ.get("KEXUE_REUSE_SITE") or not (HTML / "index.html").exists():
         subprocess.run(["make", "--no-print-directory", "book"], cwd=ROOT, check=True)
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -70,9 +72,16 @@ def driver(tmp_path_factory):
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for arg in [
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1280,2000",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,2000",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
         # The network is unreachable: every non-loopback request goes to a proxy that does not exist and no
         # name resolves. Loopback (our server) is never proxied.
@@ -81,7 +90,9 @@ def driver(tmp_path_factory):
     ]:
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for drivers online
+    os.environ.setdefault(
+        "SE_OFFLINE", "true"
+    )  # never let Selenium Manager look for drivers online
     drv = webdriver.Chrome(service=Service(executable_path=chromedriver), options=opts)
     drv.set_script_timeout(60)
     yield drv
@@ -128,9 +139,13 @@ def _visit(drv, base: str, page: str, shot: str):
 
     drv.get_log("performance")  # drop earlier entries
     drv.get(f"{base}/{page}.html")
-    WebDriverWait(drv, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(drv, 30).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
     state = drv.execute_async_script(_WAIT_MATHJAX)
-    assert state in ("ok", "no math on page"), f"{page}: MathJax did not start ({state})"
+    assert state in ("ok", "no math on page"), (
+        f"{page}: MathJax did not start ({state})"
+    )
     out = ROOT / "_build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     return out / f"{shot}.png"
@@ -138,21 +153,34 @@ def _visit(drv, base: str, page: str, shot: str):
 
 def _assert_offline_and_typeset(drv, base: str, page: str):
     host = urlparse(base).netloc
-    foreign = [u for u in _requested_urls(drv) if urlparse(u).scheme in ("http", "https", "ws", "wss")
-               and urlparse(u).netloc != host]
+    foreign = [
+        u
+        for u in _requested_urls(drv)
+        if urlparse(u).scheme in ("http", "https", "ws", "wss")
+        and urlparse(u).netloc != host
+    ]
     assert not foreign, f"{page} requested resources off the machine: {foreign[:5]}"
     text = drv.execute_script(_PROSE_TEXT)
     for raw in ("\\(", "\\)", "$$", "\\[", "\\begin{"):
-        assert raw not in text, f"{page}: untypeset math {raw!r} near: {text[max(0, text.find(raw) - 60):text.find(raw) + 60]!r}"
-    assert drv.execute_script("return document.querySelectorAll('mjx-container').length") > 0, f"{page}: no math"
+        assert raw not in text, (
+            f"{page}: untypeset math {raw!r} near: {text[max(0, text.find(raw) - 60) : text.find(raw) + 60]!r}"
+        )
+    assert (
+        drv.execute_script("return document.querySelectorAll('mjx-container').length")
+        > 0
+    ), f"{page}: no math"
 
 
 @pytest.mark.parametrize("page", OTHER_PAGES)
 def test_front_matter_pages_render_offline(site, driver, page):
     path = _visit(driver, site, page, page.replace("/", "_"))
     host = urlparse(site).netloc
-    foreign = [u for u in _requested_urls(driver) if urlparse(u).netloc not in ("", host)
-               and urlparse(u).scheme in ("http", "https")]
+    foreign = [
+        u
+        for u in _requested_urls(driver)
+        if urlparse(u).netloc not in ("", host)
+        and urlparse(u).scheme in ("http", "https")
+    ]
     assert not foreign, f"{page} requested resources off the machine: {foreign[:5]}"
     assert all(i["ok"] for i in driver.execute_script(_IMAGES))
     driver.save_screenshot(str(path))
@@ -169,17 +197,28 @@ def test_chapter_page_typesets_loads_figures_and_slider_moves(site, driver, page
 
     # Widgets are rendered by the local HTML manager after load; wait for the Explore slider.
     WebDriverWait(driver, 30).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle"),
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR,
+            ".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle",
+        ),
         message=f"{page}: no slider rendered (widget state missing or widget manager not loaded)",
     )
-    WebDriverWait(driver, 30).until(lambda d: all(i["ok"] for i in d.execute_script(_IMAGES)))
+    WebDriverWait(driver, 30).until(
+        lambda d: all(i["ok"] for i in d.execute_script(_IMAGES))
+    )
     images = driver.execute_script(_IMAGES)
     assert images, f"{page}: no figures"
-    assert all(i["ok"] for i in images), f"{page}: images failed to load: {[i['src'][:80] for i in images if not i['ok']]}"
+    assert all(i["ok"] for i in images), (
+        f"{page}: images failed to load: {[i['src'][:80] for i in images if not i['ok']]}"
+    )
 
     # Move the first slider one step with the keyboard and check that the displayed figure changed.
-    handle = driver.find_elements(By.CSS_SELECTOR, ".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle")[0]
-    box = handle.find_element(By.XPATH, "ancestor::div[contains(@class,'widget-vbox')][1]")
+    handle = driver.find_elements(
+        By.CSS_SELECTOR, ".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle"
+    )[0]
+    box = handle.find_element(
+        By.XPATH, "ancestor::div[contains(@class,'widget-vbox')][1]"
+    )
     shown = "return Array.from(arguments[0].querySelectorAll('img')).filter(i => i.offsetParent !== null).map(i => i.src);"
     before = driver.execute_script(shown, box)
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)

@@ -21,15 +21,21 @@ def test_every_callable_is_sampled_in_every_round_and_fast_ones_repeat():
 
     samples = interleaved_times({"slow": slow, "fast": fast}, 3)
     assert set(samples) == {"slow", "fast"}
-    assert len(samples["slow"]) == 3 and len(samples["fast"]) == 3 * 8  # the fast one: max_inner calls per round
-    assert calls.count("s") == 1 + 3 and calls.count("f") == 1 + 24  # one warm-up call each
+    assert (
+        len(samples["slow"]) == 3 and len(samples["fast"]) == 3 * 8
+    )  # the fast one: max_inner calls per round
+    assert (
+        calls.count("s") == 1 + 3 and calls.count("f") == 1 + 24
+    )  # one warm-up call each
     # interleaved: after the warm-ups every round is "s" then eight "f"
     assert "".join(calls[2:]) == ("s" + "f" * 8) * 3
     assert all(t >= 0.02 for t in samples["slow"])
 
 
 def test_keys_may_be_tuples_and_max_inner_caps_the_repeats():
-    samples = interleaved_times({("a", 1): lambda: time.sleep(0.01), ("b", 2): lambda: None}, 2, max_inner=3)
+    samples = interleaved_times(
+        {("a", 1): lambda: time.sleep(0.01), ("b", 2): lambda: None}, 2, max_inner=3
+    )
     assert len(samples[("a", 1)]) == 2 and len(samples[("b", 2)]) == 6
 
 

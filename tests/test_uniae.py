@@ -29,7 +29,9 @@ def test_uniae_mask_matches_brute_force(n_enc, n_dec, data, independent):
     cls = data.draw(st.integers(0, n_enc - 1))
     got = uniae_mask(torch.tensor(seg), cls_position=cls, independent=independent)
     assert torch.equal(got, _brute(seg, cls, independent))
-    batched = uniae_mask(torch.tensor([seg, seg]), cls_position=cls, independent=independent)
+    batched = uniae_mask(
+        torch.tensor([seg, seg]), cls_position=cls, independent=independent
+    )
     assert batched.shape == (2, len(seg), len(seg)) and torch.equal(batched[1], got)
     assert bool(got.any(-1).all())  # every query sees at least one key
 
@@ -95,7 +97,9 @@ def test_univae_latents_kl_and_decoder_depends_on_encoder_only_through_z():
     # first k layers: decoder states blind to the encoder
     _, _, s1 = m(src, hidden=True)
     _, _, s2 = m(other, dec_in=src, hidden=True)
-    assert torch.equal(s1[0][:, 6:], s2[0][:, 6:]) and not torch.equal(s1[-1][:, 6:], s2[-1][:, 6:])
+    assert torch.equal(s1[0][:, 6:], s2[0][:, 6:]) and not torch.equal(
+        s1[-1][:, 6:], s2[-1][:, 6:]
+    )
     assert m.decode(z_eval, 3).shape == (3, 5)
 
 

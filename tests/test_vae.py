@@ -11,15 +11,23 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kexue_lib.vae import BNScaler, discrete_mi, kl_diag_gaussians, kl_std_normal, reparameterize
-
+from kexue_lib.vae import (
+    BNScaler,
+    discrete_mi,
+    kl_diag_gaussians,
+    kl_std_normal,
+    reparameterize,
+)
 
 # --- KLs against torch.distributions (an independent implementation) -------------------------------------
 
 
 def test_kl_std_normal_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
-    mu, logvar = torch.randn(5, 3, generator=g, dtype=torch.float64), torch.randn(5, 3, generator=g, dtype=torch.float64)
+    mu, logvar = (
+        torch.randn(5, 3, generator=g, dtype=torch.float64),
+        torch.randn(5, 3, generator=g, dtype=torch.float64),
+    )
     q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
     p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
     ref = torch.distributions.kl_divergence(q, p).sum(-1)
@@ -28,15 +36,26 @@ def test_kl_std_normal_matches_torch_distributions():
 
 def test_kl_diag_gaussians_matches_torch_distributions_and_broadcasts():
     g = torch.Generator().manual_seed(1)
-    mq, lq = torch.randn(4, 6, generator=g, dtype=torch.float64), torch.randn(4, 6, generator=g, dtype=torch.float64)
-    mp, lp = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    mq, lq = (
+        torch.randn(4, 6, generator=g, dtype=torch.float64),
+        torch.randn(4, 6, generator=g, dtype=torch.float64),
+    )
+    mp, lp = (
+        torch.randn(6, generator=g, dtype=torch.float64),
+        torch.randn(6, generator=g, dtype=torch.float64),
+    )
     ref = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mq, (0.5 * lq).exp()), torch.distributions.Normal(mp, (0.5 * lp).exp())
+        torch.distributions.Normal(mq, (0.5 * lq).exp()),
+        torch.distributions.Normal(mp, (0.5 * lp).exp()),
     ).sum(-1)
-    assert torch.allclose(kl_diag_gaussians(mq, lq, mp, lp), ref, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(
+        kl_diag_gaussians(mq, lq, mp, lp), ref, rtol=1e-12, atol=1e-14
+    )
     # with a standard-normal p it reduces to kl_std_normal
     z = torch.zeros(6, dtype=torch.float64)
-    assert torch.allclose(kl_diag_gaussians(mq, lq, z, z), kl_std_normal(mq, lq), rtol=1e-13)
+    assert torch.allclose(
+        kl_diag_gaussians(mq, lq, z, z), kl_std_normal(mq, lq), rtol=1e-13
+    )
 
 
 def test_reparameterize_moments_and_gradient():
@@ -45,7 +64,9 @@ def test_reparameterize_moments_and_gradient():
     logvar = torch.tensor([0.0, math.log(4.0)], dtype=torch.float64, requires_grad=True)
     z = reparameterize(mu.expand(200_000, 2), logvar.expand(200_000, 2), generator=g)
     assert torch.allclose(z.mean(0), mu.detach(), atol=0.02)
-    assert torch.allclose(z.std(0), torch.tensor([1.0, 2.0], dtype=torch.float64), rtol=0.01)
+    assert torch.allclose(
+        z.std(0), torch.tensor([1.0, 2.0], dtype=torch.float64), rtol=0.01
+    )
     z.mean(0).sum().backward()
     assert torch.allclose(mu.grad, torch.ones(2, dtype=torch.float64))  # dz/dμ = 1
 
@@ -54,7 +75,9 @@ def test_kl_shape_errors():
     with pytest.raises(ValueError, match="mu"):
         kl_std_normal(torch.zeros(3, 2), torch.zeros(3, 4))
     with pytest.raises(ValueError, match="broadcast"):
-        kl_diag_gaussians(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5), torch.zeros(3, 5))
+        kl_diag_gaussians(
+            torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5), torch.zeros(3, 5)
+        )
 
 
 # --- BNScaler ------------------------------------------------------------------------------------------
@@ -78,12 +101,16 @@ def test_bnscaler_unit_second_moment_and_kl_floor(n, d, tau, theta_scale, seed):
     mu, std = bn(mu_raw, s_raw)
     g_mu, g_sigma = bn.scales()
     # C3/C4: γ_μ² + γ_σ² = 1 exactly, and the batch moments inherit it
-    assert torch.allclose(g_mu**2 + g_sigma**2, torch.ones(d, dtype=torch.float64), atol=1e-14)
+    assert torch.allclose(
+        g_mu**2 + g_sigma**2, torch.ones(d, dtype=torch.float64), atol=1e-14
+    )
     assert torch.all(g_mu**2 >= tau - 1e-12)
     assert torch.allclose(mu.mean(0), torch.zeros(d, dtype=torch.float64), atol=1e-10)
     var_mu = mu_raw.var(0, unbiased=False)
     var_s = s_raw.var(0, unbiased=False)
-    expected = g_mu**2 * var_mu / (var_mu + bn.eps) + g_sigma**2 * var_s / (var_s + bn.eps)
+    expected = g_mu**2 * var_mu / (var_mu + bn.eps) + g_sigma**2 * var_s / (
+        var_s + bn.eps
+    )
     assert torch.allclose(mu.pow(2).mean(0) + std.pow(2).mean(0), expected, atol=1e-10)
     # the batch-mean KL is at least d τ / 2 (the μ² part alone is d γ_μ² / 2 up to eps)
     kl = kl_std_normal(mu, std.pow(2).log()).mean()
@@ -137,7 +164,12 @@ def test_bnscaler_bad_inputs():
 
 
 @settings(max_examples=25, deadline=None)
-@given(nx=st.integers(1, 7), nz=st.integers(1, 7), seed=st.integers(0, 2**31 - 1), sparsity=st.floats(0, 0.6))
+@given(
+    nx=st.integers(1, 7),
+    nz=st.integers(1, 7),
+    seed=st.integers(0, 2**31 - 1),
+    sparsity=st.floats(0, 0.6),
+)
 def test_discrete_mi_equals_entropy_difference(nx, nz, seed, sparsity):
     rng = np.random.default_rng(seed)
     p = rng.random((nx, nz)) * (rng.random((nx, nz)) >= sparsity)
@@ -146,7 +178,11 @@ def test_discrete_mi_equals_entropy_difference(nx, nz, seed, sparsity):
     p /= p.sum()
     px, pz = p.sum(1), p.sum(0)
     # I = H(X) + H(Z) − H(X, Z), with scipy's entropy (independent of the library)
-    ref = scipy.stats.entropy(px) + scipy.stats.entropy(pz) - scipy.stats.entropy(p.ravel())
+    ref = (
+        scipy.stats.entropy(px)
+        + scipy.stats.entropy(pz)
+        - scipy.stats.entropy(p.ravel())
+    )
     mi = discrete_mi(p)
     assert abs(mi - ref) < 1e-12
     assert -1e-12 <= mi <= min(math.log(nx), math.log(nz)) + 1e-12
@@ -161,7 +197,9 @@ def test_discrete_mi_brute_force_and_special_cases():
                 brute += p[i, j] * math.log(p[i, j] / (p[i].sum() * p[:, j].sum()))
     assert abs(discrete_mi(p) - brute) < 1e-15
     assert abs(discrete_mi(torch.tensor(p)) - brute) < 1e-15  # tensors accepted
-    assert abs(discrete_mi(np.outer([0.2, 0.8], [0.5, 0.25, 0.25]))) < 1e-15  # independence
+    assert (
+        abs(discrete_mi(np.outer([0.2, 0.8], [0.5, 0.25, 0.25]))) < 1e-15
+    )  # independence
     assert abs(discrete_mi(np.eye(4) / 4) - math.log(4)) < 1e-15  # Z = X
 
 
@@ -189,10 +227,14 @@ def test_relative_posterior_kl_matches_torch_distributions(d, seed):
     from kexue_lib.vae import relative_posterior
 
     g = torch.Generator().manual_seed(seed)
-    mu_p, lv_p, dmu, dlv = (torch.randn(3, d, generator=g, dtype=torch.float64) for _ in range(4))
+    mu_p, lv_p, dmu, dlv = (
+        torch.randn(3, d, generator=g, dtype=torch.float64) for _ in range(4)
+    )
     out = relative_posterior(mu_p, lv_p, dmu, dlv)
     assert torch.allclose(out.mu, mu_p + dmu) and torch.allclose(out.logvar, lv_p + dlv)
-    ref = kl_divergence(Normal(mu_p + dmu, (0.5 * (lv_p + dlv)).exp()), Normal(mu_p, (0.5 * lv_p).exp())).sum(-1)
+    ref = kl_divergence(
+        Normal(mu_p + dmu, (0.5 * (lv_p + dlv)).exp()), Normal(mu_p, (0.5 * lv_p).exp())
+    ).sum(-1)
     assert torch.allclose(out.kl, ref, rtol=1e-10, atol=1e-12)
     # independent of the prior mean
     shifted = relative_posterior(mu_p + 7.0, lv_p, dmu, dlv)
@@ -224,7 +266,9 @@ def test_relative_posterior_errors():
         relative_posterior(z, z, torch.zeros(5, 3), torch.zeros(5, 3))
 
 
-@pytest.mark.parametrize("z_dims, relative", [((3,), True), ((2, 3), False), ((2, 3), True)])
+@pytest.mark.parametrize(
+    "z_dims, relative", [((3,), True), ((2, 3), False), ((2, 3), True)]
+)
 def test_hiervae_shapes_elbo_and_kl_consistency(z_dims, relative):
     from kexue_lib.vae import HierVAE, kl_diag_gaussians
 
@@ -232,10 +276,17 @@ def test_hiervae_shapes_elbo_and_kl_consistency(z_dims, relative):
     m = HierVAE(x_dim=10, hidden=8, z_dims=z_dims, relative=relative).double()
     x = torch.rand(5, 10, dtype=torch.float64)
     logits, kls = m(x, torch.Generator().manual_seed(1))
-    assert logits.shape == (5, 10) and len(kls) == len(z_dims) and all(k.shape == (5,) for k in kls)
+    assert (
+        logits.shape == (5, 10)
+        and len(kls) == len(z_dims)
+        and all(k.shape == (5,) for k in kls)
+    )
     assert all(bool((k >= 0).all()) for k in kls)
     ne = m.neg_elbo(x, torch.Generator().manual_seed(1))
-    rec = -(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))).sum(-1)
+    rec = -(
+        x * torch.log(torch.sigmoid(logits))
+        + (1 - x) * torch.log(1 - torch.sigmoid(logits))
+    ).sum(-1)
     assert torch.allclose(ne, rec + sum(kls), rtol=1e-10)
     ne.mean().backward()
     assert all(p.grad is not None for p in m.parameters())
@@ -246,8 +297,11 @@ def test_hiervae_shapes_elbo_and_kl_consistency(z_dims, relative):
         mu1, lv1 = m.q1(h).chunk(2, -1)
         mu_p, lv_p = m.prior2(mu1).chunk(2, -1)
         a, b = m.q2(torch.cat([h, mu1], -1)).chunk(2, -1)
-        assert torch.allclose(kl_diag_gaussians(mu_p + a, lv_p + b, mu_p, lv_p),
-                              0.5 * (a**2 / lv_p.exp() + b.exp() - b - 1).sum(-1), rtol=1e-10)
+        assert torch.allclose(
+            kl_diag_gaussians(mu_p + a, lv_p + b, mu_p, lv_p),
+            0.5 * (a**2 / lv_p.exp() + b.exp() - b - 1).sum(-1),
+            rtol=1e-10,
+        )
 
 
 def test_hiervae_errors():
@@ -278,22 +332,31 @@ def test_gaussian_vae_shapes_and_elbo_against_torch_distributions():
     x = (torch.rand(5, 10, dtype=torch.float64) > 0.5).double()
     out = model(x, generator=torch.Generator().manual_seed(1))
     assert isinstance(out, VAEOutput)
-    assert out.logits.shape == (5, 10) and out.mu.shape == out.logvar.shape == out.z.shape == (5, 3)
+    assert out.logits.shape == (
+        5,
+        10,
+    ) and out.mu.shape == out.logvar.shape == out.z.shape == (5, 3)
     terms = model.loss(x, out, beta=0.7)
     assert isinstance(terms, ELBOTerms)
     rec = -torch.distributions.Bernoulli(logits=out.logits).log_prob(x).sum(-1).mean()
     q = torch.distributions.Normal(out.mu, (0.5 * out.logvar).exp())
     p = torch.distributions.Normal(torch.zeros_like(out.mu), torch.ones_like(out.mu))
     kl = torch.distributions.kl_divergence(q, p).sum(-1).mean()
-    assert torch.allclose(terms.rec, rec, rtol=1e-12) and torch.allclose(terms.kl, kl, rtol=1e-12)
+    assert torch.allclose(terms.rec, rec, rtol=1e-12) and torch.allclose(
+        terms.kl, kl, rtol=1e-12
+    )
     assert torch.allclose(terms.loss, rec + 0.7 * kl, rtol=1e-12)
     gauss = model.loss(x, out, likelihood="gaussian")
-    assert torch.allclose(gauss.rec, 0.5 * (x - out.logits).pow(2).sum(-1).mean(), rtol=1e-12)
+    assert torch.allclose(
+        gauss.rec, 0.5 * (x - out.logits).pow(2).sum(-1).mean(), rtol=1e-12
+    )
     # z is the reparameterised sample: same generator seed -> same z; gradients reach every parameter
     out2 = model(x, generator=torch.Generator().manual_seed(1))
     assert torch.equal(out.z, out2.z)
     model.loss(x).loss.backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    assert all(
+        p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters()
+    )
 
 
 def test_gaussian_vae_custom_decoder_receives_x():
@@ -322,7 +385,9 @@ def test_gaussian_vae_learns_to_reconstruct():
 
     torch.manual_seed(0)
     patterns = (torch.rand(4, 12) > 0.5).float()
-    x = patterns[torch.arange(64) % 4]  # four distinct images: a 2-nat code suffices to reconstruct them
+    x = patterns[
+        torch.arange(64) % 4
+    ]  # four distinct images: a 2-nat code suffices to reconstruct them
     model = GaussianVAE(12, 4, enc_hidden=(32,), dec_hidden=(32,))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = model.loss(x).loss.item()

@@ -48,7 +48,11 @@ def _quad_log_integral(d: int, kappa: float, power: int = 0) -> float:
     c = 2.0 * kappa / (p + math.sqrt(p * p + 4 * kappa * kappa))
     th0 = math.acos(c) if p > 0 else 0.0
     top = logf(th0) if p > 0 else 0.0
-    width = 1.0 / math.sqrt(kappa * c + p / max(math.sin(th0), 1e-300) ** 2 + 1e-300) if p > 0 else 1 / math.sqrt(kappa)
+    width = (
+        1.0 / math.sqrt(kappa * c + p / max(math.sin(th0), 1e-300) ** 2 + 1e-300)
+        if p > 0
+        else 1 / math.sqrt(kappa)
+    )
     cuts = {0.0, math.pi, th0}
     for k in (1, 3, 10, 30, 100):
         cuts |= {th0 - k * width, th0 + k * width}
@@ -59,8 +63,13 @@ def _quad_log_integral(d: int, kappa: float, power: int = 0) -> float:
             return 0.0 if p > 0 else math.exp(logf(th) - top) * math.cos(th) ** power
         return math.exp(logf(th) - top) * math.cos(th) ** power
 
-    total = sum(integrate.quad(f, a, b, epsabs=0, epsrel=1e-13, limit=200)[0] for a, b in zip(cuts[:-1], cuts[1:]))
-    log_area_sub = math.log(2.0) + 0.5 * (d - 1) * math.log(math.pi) - math.lgamma(0.5 * (d - 1))  # |S^{d-2}|
+    total = sum(
+        integrate.quad(f, a, b, epsabs=0, epsrel=1e-13, limit=200)[0]
+        for a, b in zip(cuts[:-1], cuts[1:])
+    )
+    log_area_sub = (
+        math.log(2.0) + 0.5 * (d - 1) * math.log(math.pi) - math.lgamma(0.5 * (d - 1))
+    )  # |S^{d-2}|
     return log_area_sub + top + kappa + math.log(total)  # + κ undoes the e^{-κ} scaling
 
 
@@ -69,8 +78,16 @@ def _mp(d, kappa):
     with mpmath.workdps(40):
         nu, k = mpmath.mpf(d) / 2 - 1, mpmath.mpf(kappa)
         i0, i1 = mpmath.besseli(nu, k), mpmath.besseli(nu + 1, k)
-        log_c = nu * mpmath.log(k) - mpmath.mpf(d) / 2 * mpmath.log(2 * mpmath.pi) - mpmath.log(i0)
-        log_area = mpmath.log(2) + mpmath.mpf(d) / 2 * mpmath.log(mpmath.pi) - mpmath.loggamma(mpmath.mpf(d) / 2)
+        log_c = (
+            nu * mpmath.log(k)
+            - mpmath.mpf(d) / 2 * mpmath.log(2 * mpmath.pi)
+            - mpmath.log(i0)
+        )
+        log_area = (
+            mpmath.log(2)
+            + mpmath.mpf(d) / 2 * mpmath.log(mpmath.pi)
+            - mpmath.loggamma(mpmath.mpf(d) / 2)
+        )
         return float(log_c), float(i1 / i0), float(k * i1 / i0 + log_c + log_area)
 
 
@@ -97,8 +114,14 @@ def test_log_norm_matches_scipy_vonmises_fisher_and_uniform_limit():
             ref = stats.vonmises_fisher(mu, kappa).logpdf(mu) - kappa  # log C_d
             assert abs(vmf_log_norm(d, kappa) - ref) < 1e-10 * max(1, abs(ref))
     for d in (2, 3, 64, 1024):  # κ -> 0: the uniform density 1/|S^{d-1}|
-        area = 2 * math.pi ** (d / 2) / math.gamma(d / 2) if d < 300 else math.exp(log_sphere_area(d))
-        assert abs(vmf_log_norm(d, 1e-9) + log_sphere_area(d)) < 1e-12 * max(1, abs(log_sphere_area(d)))
+        area = (
+            2 * math.pi ** (d / 2) / math.gamma(d / 2)
+            if d < 300
+            else math.exp(log_sphere_area(d))
+        )
+        assert abs(vmf_log_norm(d, 1e-9) + log_sphere_area(d)) < 1e-12 * max(
+            1, abs(log_sphere_area(d))
+        )
         if d < 300:
             assert math.isclose(log_sphere_area(d), math.log(area), rel_tol=1e-13)
 
@@ -106,9 +129,17 @@ def test_log_norm_matches_scipy_vonmises_fisher_and_uniform_limit():
 def test_d2_closed_forms():
     # d = 2 is the von Mises distribution on the circle: C = 1/(2π I_0(κ)), A = I_1/I_0
     for kappa in (0.01, 1.0, 30.0):
-        assert math.isclose(vmf_log_norm(2, kappa), -math.log(2 * math.pi * float(mpmath.besseli(0, kappa))), rel_tol=1e-12)
+        assert math.isclose(
+            vmf_log_norm(2, kappa),
+            -math.log(2 * math.pi * float(mpmath.besseli(0, kappa))),
+            rel_tol=1e-12,
+        )
         r = stats.vonmises(kappa)
-        assert math.isclose(vmf_mean_resultant(2, kappa), r.expect(math.cos, lb=-math.pi, ub=math.pi), rel_tol=1e-8)
+        assert math.isclose(
+            vmf_mean_resultant(2, kappa),
+            r.expect(math.cos, lb=-math.pi, ub=math.pi),
+            rel_tol=1e-8,
+        )
 
 
 # --- mean resultant length (C2) --------------------------------------------------------------------------
@@ -124,7 +155,9 @@ def test_mean_resultant_matches_quadrature(d, kappa):
 def test_mean_resultant_matches_scipy_monte_carlo():
     for d, kappa in [(3, 2.0), (16, 32.0), (50, 5.0)]:
         mu = _e1(d)
-        x = stats.vonmises_fisher(mu, kappa).rvs(40_000, random_state=np.random.default_rng(0))
+        x = stats.vonmises_fisher(mu, kappa).rvs(
+            40_000, random_state=np.random.default_rng(0)
+        )
         w = x[:, 0]
         se = w.std() / math.sqrt(len(w))
         assert abs(w.mean() - vmf_mean_resultant(d, kappa)) < 5 * se
@@ -136,15 +169,33 @@ def test_mean_resultant_matches_scipy_monte_carlo():
 def test_stability_grid_finite_and_accurate():
     ks = np.array(KAPPAS)
     for d in DS:
-        ln, a, kl = vmf_log_norm(d, ks), vmf_mean_resultant(d, ks), vmf_kl_uniform(d, ks)
-        assert np.all(np.isfinite(ln)) and np.all(np.isfinite(a)) and np.all(np.isfinite(kl)), d
+        ln, a, kl = (
+            vmf_log_norm(d, ks),
+            vmf_mean_resultant(d, ks),
+            vmf_kl_uniform(d, ks),
+        )
+        assert (
+            np.all(np.isfinite(ln))
+            and np.all(np.isfinite(a))
+            and np.all(np.isfinite(kl))
+        ), d
         assert np.all((a > 0) & (a < 1)) and np.all(np.diff(a) > 0), (d, a)
         assert np.all(kl > 0) and np.all(np.diff(kl) > 0), (d, kl)
         for j, kappa in enumerate(ks):
             r_ln, r_a, r_kl = _mp(d, kappa)
-            assert abs(ln[j] - r_ln) <= 1e-12 * max(1, abs(r_ln)), (d, kappa, ln[j], r_ln)
+            assert abs(ln[j] - r_ln) <= 1e-12 * max(1, abs(r_ln)), (
+                d,
+                kappa,
+                ln[j],
+                r_ln,
+            )
             assert abs(a[j] - r_a) <= 1e-11 * r_a, (d, kappa, a[j], r_a)
-            assert abs(kl[j] - r_kl) <= 1e-10 * r_kl + 1e-12 * kappa, (d, kappa, kl[j], r_kl)
+            assert abs(kl[j] - r_kl) <= 1e-10 * r_kl + 1e-12 * kappa, (
+                d,
+                kappa,
+                kl[j],
+                r_kl,
+            )
 
 
 def test_naive_formula_breaks_where_the_library_does_not():
@@ -152,7 +203,11 @@ def test_naive_formula_breaks_where_the_library_does_not():
     from scipy.special import iv
 
     with np.errstate(all="ignore"):
-        naive = (1023 / 2 - 1) * math.log(1.0) - 512 * math.log(2 * math.pi) - np.log(iv(511, 1.0))
+        naive = (
+            (1023 / 2 - 1) * math.log(1.0)
+            - 512 * math.log(2 * math.pi)
+            - np.log(iv(511, 1.0))
+        )
         naive_big = np.log(iv(0, 1e4))
     assert not np.isfinite(naive) and not np.isfinite(naive_big)
     assert np.isfinite(vmf_log_norm(1024, 1.0)) and np.isfinite(vmf_log_norm(2, 1e4))
@@ -163,7 +218,9 @@ def test_naive_formula_breaks_where_the_library_does_not():
 
 def test_kl_d3_closed_form_and_small_kappa_series():
     for kappa in (1e-3, 0.1, 1.0, 7.0, 100.0, 1e4):
-        with mpmath.workdps(50):  # the closed form cancels in double precision at small κ: evaluate it in mpmath
+        with mpmath.workdps(
+            50
+        ):  # the closed form cancels in double precision at small κ: evaluate it in mpmath
             k = mpmath.mpf(kappa)
             closed = float(k * mpmath.coth(k) - 1 + mpmath.log(k / mpmath.sinh(k)))
         assert math.isclose(vmf_kl_uniform(3, kappa), closed, rel_tol=1e-10), kappa
@@ -176,12 +233,16 @@ def test_kl_matches_scipy_entropy():
     for d in (3, 10, 100):
         for kappa in (0.5, 5.0, 50.0):
             ent = stats.vonmises_fisher(_e1(d), kappa).entropy()
-            assert math.isclose(vmf_kl_uniform(d, kappa), log_sphere_area(d) - ent, rel_tol=1e-9)
+            assert math.isclose(
+                vmf_kl_uniform(d, kappa), log_sphere_area(d) - ent, rel_tol=1e-9
+            )
 
 
 def test_kl_is_monte_carlo_log_ratio():
     d, kappa = 16, 32.0
-    x = stats.vonmises_fisher(_e1(d), kappa).rvs(20_000, random_state=np.random.default_rng(1))
+    x = stats.vonmises_fisher(_e1(d), kappa).rvs(
+        20_000, random_state=np.random.default_rng(1)
+    )
     log_ratio = vmf_log_norm(d, kappa) + kappa * x[:, 0] + log_sphere_area(d)
     se = log_ratio.std() / math.sqrt(len(x))
     assert abs(log_ratio.mean() - vmf_kl_uniform(d, kappa)) < 5 * se
@@ -197,7 +258,9 @@ def test_return_types_follow_kappa():
         arr = fn(5, np.array([[1.0, 2.0], [3.0, 4.0]]))
         assert isinstance(arr, np.ndarray) and arr.shape == (2, 2)
         t = fn(5, torch.tensor([1.0, 2.0], dtype=torch.float32))
-        assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.shape == (2,)
+        assert (
+            isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.shape == (2,)
+        )
         t64 = fn(5, torch.tensor(3.0, dtype=torch.float64))
         assert t64.dtype == torch.float64 and t64.shape == ()
         assert math.isclose(float(t64), fn(5, 3.0), rel_tol=1e-15)
@@ -237,10 +300,15 @@ def test_scalar_function_errors(fn):
 )
 def test_samples_lie_on_the_sphere(d, log_kappa, seed, dtype):
     g = torch.Generator().manual_seed(seed)
-    mu = torch.nn.functional.normalize(torch.randn(7, d, generator=g, dtype=torch.float64), dim=-1).to(dtype)
+    mu = torch.nn.functional.normalize(
+        torch.randn(7, d, generator=g, dtype=torch.float64), dim=-1
+    ).to(dtype)
     kappa = 10.0**log_kappa
     tol = 1e-5 if dtype == torch.float32 else 1e-12
-    for x in (sample_vmf(mu, kappa, generator=g), VMFSampler(d, kappa, grid=512).sample(mu, generator=g)):
+    for x in (
+        sample_vmf(mu, kappa, generator=g),
+        VMFSampler(d, kappa, grid=512).sample(mu, generator=g),
+    ):
         assert x.shape == mu.shape and x.dtype == dtype
         assert torch.all(torch.isfinite(x))
         assert float((x.norm(dim=-1) - 1).abs().max()) < tol
@@ -249,10 +317,15 @@ def test_samples_lie_on_the_sphere(d, log_kappa, seed, dtype):
 @pytest.mark.parametrize("d,kappa", [(3, 1.0), (16, 32.0), (100, 10.0), (2, 1e3)])
 def test_sample_mean_is_mean_resultant_times_mu(d, kappa):
     g = torch.Generator().manual_seed(0)
-    mu = torch.nn.functional.normalize(torch.randn(d, generator=g, dtype=torch.float64), dim=0)
+    mu = torch.nn.functional.normalize(
+        torch.randn(d, generator=g, dtype=torch.float64), dim=0
+    )
     n = 20_000
     a = vmf_mean_resultant(d, kappa)
-    for x in (sample_vmf(mu.expand(n, d), kappa, generator=g), VMFSampler(d, kappa).sample(mu.expand(n, d), generator=g)):
+    for x in (
+        sample_vmf(mu.expand(n, d), kappa, generator=g),
+        VMFSampler(d, kappa).sample(mu.expand(n, d), generator=g),
+    ):
         mean = x.mean(0)
         se = float(x.std(0).max()) / math.sqrt(n)
         assert float((mean - a * mu).abs().max()) < 5 * se + 1e-12
@@ -263,20 +336,29 @@ def test_samples_match_scipy_and_exact_d3_cdf():
     # d = 3: the density of w is ∝ e^{κw} on [-1, 1], so F(w) = (e^{κ(w-1)} - e^{-2κ}) / (1 - e^{-2κ})
     kappa = 4.0
     e1 = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64).expand(5000, 3)
-    cdf = lambda w: (np.exp(kappa * (w - 1)) - np.exp(-2 * kappa)) / (1 - np.exp(-2 * kappa))
-    for x in (sample_vmf(e1, kappa, generator=g), VMFSampler(3, kappa).sample(e1, generator=g)):
+    cdf = lambda w: (
+        (np.exp(kappa * (w - 1)) - np.exp(-2 * kappa)) / (1 - np.exp(-2 * kappa))
+    )
+    for x in (
+        sample_vmf(e1, kappa, generator=g),
+        VMFSampler(3, kappa).sample(e1, generator=g),
+    ):
         assert stats.kstest(x[:, 0].numpy(), cdf).pvalue > 1e-3
     # d = 20: compare w and a tangent coordinate with scipy's own sampler
     d, kappa = 20, 15.0
     mu = np.zeros(d)
     mu[0] = 1.0
-    ref = stats.vonmises_fisher(mu, kappa).rvs(5000, random_state=np.random.default_rng(0))
+    ref = stats.vonmises_fisher(mu, kappa).rvs(
+        5000, random_state=np.random.default_rng(0)
+    )
     x = sample_vmf(torch.as_tensor(mu).expand(5000, d), kappa, generator=g).numpy()
     assert stats.ks_2samp(ref[:, 0], x[:, 0]).pvalue > 1e-3
     assert stats.ks_2samp(ref[:, 5], x[:, 5]).pvalue > 1e-3
 
 
-@pytest.mark.parametrize("d,kappa", [(2, 0.3), (5, 1e-3), (16, 32.0), (64, 200.0), (1024, 1e4), (3, 1e4)])
+@pytest.mark.parametrize(
+    "d,kappa", [(2, 0.3), (5, 1e-3), (16, 32.0), (64, 200.0), (1024, 1e4), (3, 1e4)]
+)
 def test_vmf_sampler_matches_wood_sampler(d, kappa):
     g = torch.Generator().manual_seed(1)
     mu = torch.zeros(6000, d, dtype=torch.float64)
@@ -296,7 +378,11 @@ def test_vmf_sampler_reparameterised_gradient():
     raw = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(f, (raw,), eps=1e-6, atol=1e-6)
     f(raw).pow(3).sum().backward()
-    assert raw.grad is not None and torch.all(torch.isfinite(raw.grad)) and raw.grad.abs().sum() > 0
+    assert (
+        raw.grad is not None
+        and torch.all(torch.isfinite(raw.grad))
+        and raw.grad.abs().sum() > 0
+    )
     # sample_vmf is reparameterised the same way (w does not depend on μ)
     raw2 = raw.detach().clone().requires_grad_(True)
     sample_vmf(raw2 / raw2.norm(dim=-1, keepdim=True), 6.0).sum().backward()
@@ -308,7 +394,11 @@ def test_sampler_attributes_and_determinism():
     assert math.isclose(s.kl, vmf_kl_uniform(16, 32.0), rel_tol=1e-15)
     assert math.isclose(s.mean_resultant, vmf_mean_resultant(16, 32.0), rel_tol=1e-15)
     assert "KL=7.58" in repr(s)
-    assert float(s.cdf[0]) == 0.0 and math.isclose(float(s.cdf[-1]), 1.0) and torch.all(torch.diff(s.cdf) >= 0)
+    assert (
+        float(s.cdf[0]) == 0.0
+        and math.isclose(float(s.cdf[-1]), 1.0)
+        and torch.all(torch.diff(s.cdf) >= 0)
+    )
     mu = torch.nn.functional.normalize(torch.randn(5, 16), dim=-1)
     a = s.sample(mu, generator=torch.Generator().manual_seed(0))
     b = s.sample(mu, generator=torch.Generator().manual_seed(0))
@@ -362,9 +452,15 @@ def test_sampling_errors():
 
 def test_float32_mu_tolerance_is_loose_enough_for_normalised_encoders():
     raw = torch.randn(1000, 64)
-    mu = torch.nn.functional.normalize(raw, dim=-1)  # float32 rounding: |‖μ‖ - 1| ~ 1e-7
+    mu = torch.nn.functional.normalize(
+        raw, dim=-1
+    )  # float32 rounding: |‖μ‖ - 1| ~ 1e-7
     assert sample_vmf(mu, 5.0).shape == (1000, 64)
     assert VMFSampler(64, 5.0).sample(mu).shape == (1000, 64)
     # and gammaln sanity for the sphere-area helper at large d (independent: mpmath)
-    assert math.isclose(log_sphere_area(1024), float(mpmath.log(2) + 512 * mpmath.log(mpmath.pi) - mpmath.loggamma(512)), rel_tol=1e-14)
+    assert math.isclose(
+        log_sphere_area(1024),
+        float(mpmath.log(2) + 512 * mpmath.log(mpmath.pi) - mpmath.loggamma(512)),
+        rel_tol=1e-14,
+    )
     assert math.isclose(gammaln(512.0), float(mpmath.loggamma(512)), rel_tol=1e-14)

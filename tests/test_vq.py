@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from kexue_lib.vq import VectorQuantizer, VQOutput, code_perplexity, straight_through
 
-
 # --- straight_through -----------------------------------------------------------------------------------
 
 
@@ -49,7 +48,12 @@ def test_nearest_is_brute_force_argmin(k, d, seed):
         vq.codebook.normal_()
     z = torch.randn(7, d)
     out = vq(z)
-    brute = np.array([[np.sum((zi - e) ** 2) for e in vq.codebook.detach().numpy()] for zi in z.numpy()])
+    brute = np.array(
+        [
+            [np.sum((zi - e) ** 2) for e in vq.codebook.detach().numpy()]
+            for zi in z.numpy()
+        ]
+    )
     idx = out.indices.numpy()
     # the chosen code attains the minimum distance (ties allowed)
     assert np.allclose(brute[np.arange(7), idx], brute.min(1), rtol=1e-5, atol=1e-5)
@@ -114,16 +118,18 @@ def test_codebook_gradient_by_hand():
         vq.codebook.normal_()
     z = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
     out = vq(z)
-    g_cb, = torch.autograd.grad(out.codebook_loss, vq.codebook)
+    (g_cb,) = torch.autograd.grad(out.codebook_loss, vq.codebook)
     expected = torch.zeros(k, d, dtype=torch.float64)
     for i in range(n):
         j = int(out.indices[i])
         expected[j] += -2.0 * beta / (n * d) * (z[i].detach() - vq.codebook[j].detach())
     assert torch.allclose(g_cb, expected, rtol=1e-12, atol=1e-15)
     # commitment gradient w.r.t. z: 2 gamma / (n D) (z - e)
-    g_z, = torch.autograd.grad(out.commitment_loss, z)
+    (g_z,) = torch.autograd.grad(out.commitment_loss, z)
     e = vq.codebook.detach()[out.indices]
-    assert torch.allclose(g_z, 2 * gamma / (n * d) * (z.detach() - e), rtol=1e-12, atol=1e-15)
+    assert torch.allclose(
+        g_z, 2 * gamma / (n * d) * (z.detach() - e), rtol=1e-12, atol=1e-15
+    )
     # the codebook term does not reach the encoder, the commitment term does not reach the codebook
     assert out.codebook_loss.grad_fn is not None
     gz_cb = torch.autograd.grad(out.codebook_loss, z, allow_unused=True)[0]
@@ -147,14 +153,18 @@ def test_stationary_codebook_is_mean_of_assigned_vectors():
     torch.manual_seed(4)
     vq = VectorQuantizer(3, 2).double()
     with torch.no_grad():
-        vq.codebook.copy_(torch.tensor([[-3.0, 0.0], [0.0, 3.0], [3.0, 0.0]], dtype=torch.float64))
-    z = vq.codebook.detach()[torch.tensor([0, 0, 1, 1, 1, 2] * 4)] + 0.3 * torch.randn(24, 2, dtype=torch.float64)
+        vq.codebook.copy_(
+            torch.tensor([[-3.0, 0.0], [0.0, 3.0], [3.0, 0.0]], dtype=torch.float64)
+        )
+    z = vq.codebook.detach()[torch.tensor([0, 0, 1, 1, 1, 2] * 4)] + 0.3 * torch.randn(
+        24, 2, dtype=torch.float64
+    )
     idx = vq(z).indices
     means = torch.stack([z[idx == j].mean(0) for j in range(3)])
     with torch.no_grad():
         vq.codebook.copy_(means)
     assert torch.equal(vq(z).indices, idx)  # assignment unchanged
-    g, = torch.autograd.grad(vq(z).codebook_loss, vq.codebook)
+    (g,) = torch.autograd.grad(vq(z).codebook_loss, vq.codebook)
     assert g.abs().max() < 1e-14
 
 
@@ -172,7 +182,9 @@ def test_ema_converges_to_kmeans_centroids_on_fixed_assignment():
     means = torch.stack([z[idx == j].mean(0) for j in range(k)])
     # Laplace smoothing biases by O(eps): counts are 10 each, so the relative error is ~eps * K / n
     assert torch.allclose(vq.codebook, means, rtol=1e-5, atol=1e-5)
-    assert torch.allclose(vq.ema_count, torch.full((k,), 10.0, dtype=torch.float64), rtol=1e-12)
+    assert torch.allclose(
+        vq.ema_count, torch.full((k,), 10.0, dtype=torch.float64), rtol=1e-12
+    )
 
 
 def test_ema_mode_updates_only_in_training_and_has_no_codebook_gradient():
@@ -192,9 +204,13 @@ def test_ema_mode_updates_only_in_training_and_has_no_codebook_gradient():
 
 def test_ema_update_requires_ema_and_shapes():
     with pytest.raises(ValueError, match="ema"):
-        VectorQuantizer(3, 2).ema_update(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+        VectorQuantizer(3, 2).ema_update(
+            torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)
+        )
     with pytest.raises(ValueError, match="indices"):
-        VectorQuantizer(3, 2, ema=True).ema_update(torch.zeros(4, 2), torch.zeros(5, dtype=torch.long))
+        VectorQuantizer(3, 2, ema=True).ema_update(
+            torch.zeros(4, 2), torch.zeros(5, dtype=torch.long)
+        )
 
 
 # --- validation -----------------------------------------------------------------------------------------
@@ -229,11 +245,15 @@ def test_dim_mismatch_names_z():
 def test_perplexity_extremes_and_against_scipy_entropy():
     from scipy.stats import entropy
 
-    assert float(code_perplexity(torch.zeros(10, dtype=torch.long), 8)) == pytest.approx(1.0)
+    assert float(
+        code_perplexity(torch.zeros(10, dtype=torch.long), 8)
+    ) == pytest.approx(1.0)
     assert float(code_perplexity(torch.arange(8).repeat(3), 8)) == pytest.approx(8.0)
     idx = torch.tensor([0, 0, 0, 1, 2, 2, 5])
     counts = np.bincount(idx.numpy(), minlength=6)
-    assert float(code_perplexity(idx, 6)) == pytest.approx(math.exp(entropy(counts)), rel=1e-12)
+    assert float(code_perplexity(idx, 6)) == pytest.approx(
+        math.exp(entropy(counts)), rel=1e-12
+    )
 
 
 @settings(deadline=None, max_examples=30)
@@ -292,7 +312,9 @@ def test_ema_step_matches_sonnet_style_formula_and_quantises_with_old_codes():
     n = count.sum()
     smoothed = (count + eps) / (n + k * eps) * n
     assert np.allclose(vq.ema_count.numpy(), count, rtol=1e-14)
-    assert np.allclose(vq.codebook.numpy(), summ / smoothed[:, None], rtol=1e-13, atol=1e-15)
+    assert np.allclose(
+        vq.codebook.numpy(), summ / smoothed[:, None], rtol=1e-13, atol=1e-15
+    )
     # commitment loss uses the pre-step codes too
     expected_commit = 0.25 * float(((z - codes[idx_expected]) ** 2).mean())
     assert float(out.commitment_loss) == pytest.approx(expected_commit, rel=1e-13)

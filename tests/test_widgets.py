@@ -22,7 +22,6 @@ def _images(w):
     return [img for c in w.children for img in _images(c)]
 
 
-
 def test_one_slider_is_jslinked_to_a_stack_of_distinct_images():
     box = precomputed_slider(_render, [1, 2, 3], name="a")
     slider, stack = box.children
@@ -36,10 +35,14 @@ def test_one_slider_is_jslinked_to_a_stack_of_distinct_images():
 
 
 def test_two_sliders_nest_stacks_and_link_each_level():
-    box = precomputed_slider(_render, {"a": [1, 2], "b": [1.0, 2.0, 3.0]}, initial={"b": 2})
+    box = precomputed_slider(
+        _render, {"a": [1, 2], "b": [1.0, 2.0, 3.0]}, initial={"b": 2}
+    )
     s_a, s_b, top = box.children
     assert len(top.children) == 2 and all(len(c.children) == 3 for c in top.children)
-    assert len(box._kexue_links) == 1 + 2  # slider a → outer stack; slider b → both inner stacks
+    assert (
+        len(box._kexue_links) == 1 + 2
+    )  # slider a → outer stack; slider b → both inner stacks
     assert all(c.selected_index == 2 for c in top.children) and s_b.index == 2
     assert len({bytes(i.value) for i in _images(top)}) == 6
 

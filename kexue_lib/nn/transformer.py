@@ -27,7 +27,7 @@ book/vae/univae.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -58,14 +58,20 @@ def causal_mask(n: int, device=None) -> torch.Tensor:
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
-def _as_4d(t: torch.Tensor, name: str, n_q: int, n_k: int, three_d: str) -> torch.Tensor:
+def _as_4d(
+    t: torch.Tensor, name: str, n_q: int, n_k: int, three_d: str
+) -> torch.Tensor:
     """Bring a mask/bias to 4-D ``(b|1, h|1, n_q, n_k)``; ``three_d`` says whether a 3-D tensor is per batch or head."""
     if not isinstance(t, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if t.dim() < 2 or t.dim() > 4:
-        raise ValueError(f"{name} must have 2, 3 or 4 dimensions, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must have 2, 3 or 4 dimensions, got shape {tuple(t.shape)}"
+        )
     if tuple(t.shape[-2:]) != (n_q, n_k):
-        raise ValueError(f"{name} must end in (n_q, n_k) = ({n_q}, {n_k}), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must end in (n_q, n_k) = ({n_q}, {n_k}), got shape {tuple(t.shape)}"
+        )
     if t.dim() == 2:
         return t[None, None]
     if t.dim() == 3:
@@ -74,7 +80,11 @@ def _as_4d(t: torch.Tensor, name: str, n_q: int, n_k: int, three_d: str) -> torc
 
 
 def attention_logits_bias(
-    mask: torch.Tensor | None, attn_bias: torch.Tensor | None, n_q: int, n_k: int, dtype: torch.dtype
+    mask: torch.Tensor | None,
+    attn_bias: torch.Tensor | None,
+    n_q: int,
+    n_k: int,
+    dtype: torch.dtype,
 ) -> torch.Tensor | None:
     """Combine a (boolean or additive) ``mask`` and an additive ``attn_bias`` into one float tensor.
 
@@ -87,16 +97,24 @@ def attention_logits_bias(
         m = _as_4d(mask, "mask", n_q, n_k, "batch")
         if m.dtype == torch.bool:
             if not bool(m.any(-1).all()):
-                raise ValueError("mask must allow at least one key for every query, got a row that is all False")
-            out = torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill(~m, float("-inf"))
+                raise ValueError(
+                    "mask must allow at least one key for every query, got a row that is all False"
+                )
+            out = torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill(
+                ~m, float("-inf")
+            )
         elif m.is_floating_point():
             if bool(torch.isnan(m).any()) or bool((m == float("inf")).any()):
                 raise ValueError("mask (additive) must not contain NaN or +inf")
             if not bool(torch.isfinite(m).any(-1).all()):
-                raise ValueError("mask must allow at least one key for every query, got a row that is all -inf")
+                raise ValueError(
+                    "mask must allow at least one key for every query, got a row that is all -inf"
+                )
             out = m.to(dtype)
         else:
-            raise ValueError(f"mask must be bool or floating point, got dtype {m.dtype}")
+            raise ValueError(
+                f"mask must be bool or floating point, got dtype {m.dtype}"
+            )
     if attn_bias is not None:
         b = _as_4d(attn_bias, "attn_bias", n_q, n_k, "head")
         if not b.is_floating_point():
@@ -125,7 +143,9 @@ class MultiHeadAttention(nn.Module):
         if not isinstance(n_heads, int) or n_heads < 1:
             raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
         if d_model % n_heads:
-            raise ValueError(f"d_model must be divisible by n_heads, got d_model={d_model}, n_heads={n_heads}")
+            raise ValueError(
+                f"d_model must be divisible by n_heads, got d_model={d_model}, n_heads={n_heads}"
+            )
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out = nn.Linear(d_model, d_model, bias=bias)
@@ -143,9 +163,13 @@ class MultiHeadAttention(nn.Module):
         return_weights: bool = False,
     ):
         if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (batch, n, {self.d_model}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (batch, n, {self.d_model}), got {tuple(x.shape)}"
+            )
         b, n, _ = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)  # (b, h, n, dh) each
+        q, k, v = (
+            self.qkv(x).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
+        )  # (b, h, n, dh) each
         if inv_freq is not None:
             from kexue_lib.position import apply_rope
 
@@ -155,8 +179,12 @@ class MultiHeadAttention(nn.Module):
                 )
             pos = torch.arange(n, device=x.device) if positions is None else positions
             if pos.shape[-1] != n:
-                raise ValueError(f"positions must end in n = {n}, got shape {tuple(pos.shape)}")
-            if pos.dim() == 2:  # (b, n): one position vector per sample, broadcast over heads
+                raise ValueError(
+                    f"positions must end in n = {n}, got shape {tuple(pos.shape)}"
+                )
+            if (
+                pos.dim() == 2
+            ):  # (b, n): one position vector per sample, broadcast over heads
                 pos = pos[:, None, :]
             q, k = apply_rope(q, pos, inv_freq), apply_rope(k, pos, inv_freq)
         if rotary is not None:
@@ -167,7 +195,9 @@ class MultiHeadAttention(nn.Module):
             s = torch.as_tensor(logit_scale, dtype=q.dtype, device=q.device)
             if s.dim() == 1:
                 if s.shape[0] != n:
-                    raise ValueError(f"logit_scale of shape (n,) must have n = {n}, got {tuple(s.shape)}")
+                    raise ValueError(
+                        f"logit_scale of shape (n,) must have n = {n}, got {tuple(s.shape)}"
+                    )
                 s = s[:, None]
             q = q * s
         extra = attention_logits_bias(mask, attn_bias, n, n, q.dtype)
@@ -197,7 +227,9 @@ class TransformerBlock(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.attn = MultiHeadAttention(d_model, n_heads)
         self.mlp = nn.Sequential(
-            nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(), nn.Linear(mlp_ratio * d_model, d_model)
+            nn.Linear(d_model, mlp_ratio * d_model),
+            nn.GELU(),
+            nn.Linear(mlp_ratio * d_model, d_model),
         )
 
     def forward(self, x: torch.Tensor, return_weights: bool = False, **attn_kwargs):
@@ -249,15 +281,22 @@ class TinyTransformer(nn.Module):
         if not isinstance(n_layers, int) or n_layers < 1:
             raise ValueError(f"n_layers must be a positive int, got {n_layers!r}")
         if abs_pos not in ("none", "sinusoidal", "learned"):
-            raise ValueError(f"abs_pos must be 'none', 'sinusoidal' or 'learned', got {abs_pos!r}")
+            raise ValueError(
+                f"abs_pos must be 'none', 'sinusoidal' or 'learned', got {abs_pos!r}"
+            )
         if abs_pos == "learned" and (max_len is None or max_len < 1):
-            raise ValueError(f"max_len must be a positive int when abs_pos='learned', got {max_len!r}")
+            raise ValueError(
+                f"max_len must be a positive int when abs_pos='learned', got {max_len!r}"
+            )
         self.vocab, self.d_model, self.n_layers = vocab, d_model, n_layers
         self.abs_pos, self.max_len, self.causal = abs_pos, max_len, causal
         self.embed = nn.Embedding(vocab, d_model)
-        self.pos_embed = nn.Embedding(max_len, d_model) if abs_pos == "learned" else None
+        self.pos_embed = (
+            nn.Embedding(max_len, d_model) if abs_pos == "learned" else None
+        )
         self.blocks = nn.ModuleList(
-            TransformerBlock(d_model, n_heads, mlp_ratio=mlp_ratio) for _ in range(n_layers)
+            TransformerBlock(d_model, n_heads, mlp_ratio=mlp_ratio)
+            for _ in range(n_layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab)
@@ -265,11 +304,15 @@ class TinyTransformer(nn.Module):
     def _absolute(self, positions: torch.Tensor) -> torch.Tensor:
         if self.abs_pos == "learned":
             if int(positions.max()) >= self.max_len:
-                raise ValueError(f"positions must be < max_len = {self.max_len}, got max {int(positions.max())}")
+                raise ValueError(
+                    f"positions must be < max_len = {self.max_len}, got max {int(positions.max())}"
+                )
             return self.pos_embed(positions)
         from kexue_lib.position import sinusoidal_pe
 
-        table = sinusoidal_pe(int(positions.max()) + 1, self.d_model).to(self.embed.weight)
+        table = sinusoidal_pe(int(positions.max()) + 1, self.d_model).to(
+            self.embed.weight
+        )
         return table[positions]
 
     def forward(
@@ -282,31 +325,55 @@ class TinyTransformer(nn.Module):
         **attn_kwargs,
     ):
         if tokens.dim() != 2 or tokens.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"tokens must be an integer tensor of shape (batch, n), got {tuple(tokens.shape)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab):
-            raise ValueError(f"tokens must lie in [0, {self.vocab}), got range [{int(tokens.min())}, {int(tokens.max())}]")
+            raise ValueError(
+                f"tokens must be an integer tensor of shape (batch, n), got {tuple(tokens.shape)}"
+            )
+        if tokens.numel() and (
+            int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab
+        ):
+            raise ValueError(
+                f"tokens must lie in [0, {self.vocab}), got range [{int(tokens.min())}, {int(tokens.max())}]"
+            )
         b, n = tokens.shape
         if positions is not None:
             positions = torch.as_tensor(positions, device=tokens.device)
             if positions.shape[-1] != n or positions.dim() not in (1, 2):
-                raise ValueError(f"positions must have shape (n,) or (batch, n) with n = {n}, got {tuple(positions.shape)}")
+                raise ValueError(
+                    f"positions must have shape (n,) or (batch, n) with n = {n}, got {tuple(positions.shape)}"
+                )
             if positions.is_floating_point() and self.abs_pos != "none":
                 raise ValueError("positions must be integers when abs_pos is used")
             if int(positions.min()) < 0:
-                raise ValueError(f"positions must be >= 0, got min {int(positions.min())}")
-        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask] * self.n_layers
+                raise ValueError(
+                    f"positions must be >= 0, got min {int(positions.min())}"
+                )
+        masks = (
+            list(mask) if isinstance(mask, (list, tuple)) else [mask] * self.n_layers
+        )
         if len(masks) != self.n_layers:
-            raise ValueError(f"mask as a list must have n_layers = {self.n_layers} entries, got {len(masks)}")
+            raise ValueError(
+                f"mask as a list must have n_layers = {self.n_layers} entries, got {len(masks)}"
+            )
         if self.causal:
             c = causal_mask(n, device=tokens.device)
             masks = [c if m is None else _and_causal(m, c) for m in masks]
         h = self.embed(tokens)
         if self.abs_pos != "none":
-            pos = torch.arange(n, device=tokens.device) if positions is None else positions.long()
+            pos = (
+                torch.arange(n, device=tokens.device)
+                if positions is None
+                else positions.long()
+            )
             h = h + self._absolute(pos)
         weights = []
         for block, m in zip(self.blocks, masks):
-            out = block(h, mask=m, positions=positions, return_weights=return_weights, **attn_kwargs)
+            out = block(
+                h,
+                mask=m,
+                positions=positions,
+                return_weights=return_weights,
+                **attn_kwargs,
+            )
             if return_weights:
                 h, w = out
                 weights.append(w)
@@ -336,7 +403,9 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
     return -(torch.xlogy(weights, weights)).sum(-1)
 
 
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
+def lm_loss(
+    logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean next-token cross-entropy: ``logits[:, t]`` predicts ``targets[:, t]`` (shift before calling).
 
     ``logits`` (b, n, V), ``targets`` (b, n) ints, ``loss_mask`` (b, n) bool/0-1 selecting positions that count.
@@ -349,7 +418,9 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor
     if loss_mask is None:
         return nll.mean()
     if loss_mask.shape != targets.shape:
-        raise ValueError(f"loss_mask must have shape {tuple(targets.shape)}, got {tuple(loss_mask.shape)}")
+        raise ValueError(
+            f"loss_mask must have shape {tuple(targets.shape)}, got {tuple(loss_mask.shape)}"
+        )
     w = loss_mask.to(nll.dtype)
     if float(w.sum()) == 0:
         raise ValueError("loss_mask selects no position")
@@ -358,7 +429,7 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor
 
 def train_lm(
     model: nn.Module,
-    batch_fn: Callable[[int], "tuple[torch.Tensor, torch.Tensor]"],
+    batch_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
     steps: int,
     *,
     lr: float = 3e-3,
@@ -378,17 +449,26 @@ def train_lm(
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     if lr <= 0:
         raise ValueError(f"lr must be > 0, got {lr}")
-    opt = torch.optim.AdamW([*model.parameters(), *extra_params], lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        [*model.parameters(), *extra_params], lr=lr, weight_decay=0.01
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
-        lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)),
+        lambda s: (
+            min(1.0, (s + 1) / max(1, warmup))
+            * 0.5
+            * (1 + math.cos(math.pi * min(s, steps) / steps))
+        ),
     )
     losses = []
     model.train()
     for step in range(steps):
         tokens, loss_mask = batch_fn(step)
         n = tokens.shape[1] - 1
-        kwargs = {k: (v(n) if callable(v) and k != "rotary" else v) for k, v in forward_kwargs.items()}
+        kwargs = {
+            k: (v(n) if callable(v) and k != "rotary" else v)
+            for k, v in forward_kwargs.items()
+        }
         logits = model(tokens[:, :-1], **kwargs)
         loss = lm_loss(logits, tokens[:, 1:], loss_mask[:, 1:])
         opt.zero_grad(set_to_none=True)
@@ -404,7 +484,7 @@ def train_lm(
 @torch.no_grad()
 def evaluate_lm(
     model: nn.Module, tokens: torch.Tensor, loss_mask: torch.Tensor, **forward_kwargs
-) -> "tuple[float, float]":
+) -> tuple[float, float]:
     """Mean next-token loss (nats) and accuracy of a causal LM over the positions selected by ``loss_mask``.
 
     Same conventions as :func:`train_lm` (``tokens`` of shape (b, n+1); callables in ``forward_kwargs`` are
@@ -417,7 +497,10 @@ def evaluate_lm(
     was_training = model.training
     model.eval()
     n = tokens.shape[1] - 1
-    kwargs = {k: (v(n) if callable(v) and k != "rotary" else v) for k, v in forward_kwargs.items()}
+    kwargs = {
+        k: (v(n) if callable(v) and k != "rotary" else v)
+        for k, v in forward_kwargs.items()
+    }
     logits = model(tokens[:, :-1], **kwargs)
     tgt, m = tokens[:, 1:], loss_mask[:, 1:]
     loss = lm_loss(logits, tgt, m)

@@ -14,7 +14,9 @@ from .transformer import TransformerBlock
 __all__ = ["uniae_mask", "UniVAE"]
 
 
-def uniae_mask(segment_ids: torch.Tensor, *, cls_position: int = 0, independent: bool = False) -> torch.Tensor:
+def uniae_mask(
+    segment_ids: torch.Tensor, *, cls_position: int = 0, independent: bool = False
+) -> torch.Tensor:
     """Boolean UniAE attention mask (``True`` = may attend) for ``segment_ids`` of shape ``(n,)`` or ``(b, n)``.
 
     Segment 0 is the encoder copy of the sentence (it must come first and contain ``cls_position``), segment 1
@@ -30,21 +32,35 @@ def uniae_mask(segment_ids: torch.Tensor, *, cls_position: int = 0, independent:
     Returns a bool tensor of shape ``(n, n)`` or ``(b, n, n)`` on the device of ``segment_ids``.
     """
     if not isinstance(segment_ids, torch.Tensor):
-        raise ValueError(f"segment_ids must be a torch.Tensor, got {type(segment_ids).__name__}")
+        raise ValueError(
+            f"segment_ids must be a torch.Tensor, got {type(segment_ids).__name__}"
+        )
     if segment_ids.dim() not in (1, 2) or segment_ids.shape[-1] < 2:
-        raise ValueError(f"segment_ids must have shape (n,) or (batch, n) with n >= 2, got {tuple(segment_ids.shape)}")
+        raise ValueError(
+            f"segment_ids must have shape (n,) or (batch, n) with n >= 2, got {tuple(segment_ids.shape)}"
+        )
     if segment_ids.is_floating_point() or segment_ids.dtype == torch.bool:
-        raise ValueError(f"segment_ids must be an integer tensor, got dtype {segment_ids.dtype}")
+        raise ValueError(
+            f"segment_ids must be an integer tensor, got dtype {segment_ids.dtype}"
+        )
     s = segment_ids.long()
     if not bool(((s == 0) | (s == 1)).all()):
-        raise ValueError(f"segment_ids must contain only 0 (encoder) and 1 (decoder), got values {sorted(set(s.flatten().tolist()))}")
+        raise ValueError(
+            f"segment_ids must contain only 0 (encoder) and 1 (decoder), got values {sorted(set(s.flatten().tolist()))}"
+        )
     if bool((s[..., 1:] < s[..., :-1]).any()):
-        raise ValueError("segment_ids must be non-decreasing (all encoder positions before all decoder positions)")
+        raise ValueError(
+            "segment_ids must be non-decreasing (all encoder positions before all decoder positions)"
+        )
     n = s.shape[-1]
     if not isinstance(cls_position, int) or not 0 <= cls_position < n:
-        raise ValueError(f"cls_position must be an int in [0, {n}), got {cls_position!r}")
+        raise ValueError(
+            f"cls_position must be an int in [0, {n}), got {cls_position!r}"
+        )
     if bool((s[..., cls_position] != 0).any()):
-        raise ValueError(f"cls_position must be an encoder position (segment 0), got segment 1 at {cls_position}")
+        raise ValueError(
+            f"cls_position must be an encoder position (segment 0), got segment 1 at {cls_position}"
+        )
     enc_q, enc_k = (s == 0)[..., :, None], (s == 0)[..., None, :]
     dec_q, dec_k = (s == 1)[..., :, None], (s == 1)[..., None, :]
     causal = torch.ones(n, n, dtype=torch.bool, device=s.device).tril()
@@ -73,40 +89,84 @@ class UniVAE(nn.Module):
     The KL term per sample is the constant ``kl`` = (L − k) · KL(vMF(κ) ‖ uniform on S^{z_dim−1}) (C4).
     """
 
-    def __init__(self, vocab: int, n: int, *, d_model: int = 32, n_heads: int = 2, n_layers: int = 4, k: int = 2,
-                 z_dim: int = 16, kappa: float = 32.0) -> None:
+    def __init__(
+        self,
+        vocab: int,
+        n: int,
+        *,
+        d_model: int = 32,
+        n_heads: int = 2,
+        n_layers: int = 4,
+        k: int = 2,
+        z_dim: int = 16,
+        kappa: float = 32.0,
+    ) -> None:
         super().__init__()
         from kexue_lib.vmf import VMFSampler
 
-        for name, v, lo in (("vocab", vocab, 2), ("n", n, 1), ("n_layers", n_layers, 1), ("z_dim", z_dim, 2)):
+        for name, v, lo in (
+            ("vocab", vocab, 2),
+            ("n", n, 1),
+            ("n_layers", n_layers, 1),
+            ("z_dim", z_dim, 2),
+        ):
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < n_layers:
-            raise ValueError(f"k must be an int in [0, n_layers) = [0, {n_layers}), got {k!r}")
-        self.vocab, self.n, self.n_layers, self.k, self.z_dim = vocab, n, n_layers, k, z_dim
+            raise ValueError(
+                f"k must be an int in [0, n_layers) = [0, {n_layers}), got {k!r}"
+            )
+        self.vocab, self.n, self.n_layers, self.k, self.z_dim = (
+            vocab,
+            n,
+            n_layers,
+            k,
+            z_dim,
+        )
         self.sampler = VMFSampler(z_dim, kappa)
         self.kappa, self.kl = self.sampler.kappa, (n_layers - k) * self.sampler.kl
         self.cls_id, self.bos_id = vocab, vocab + 1  # two extra tokens
         self.embed = nn.Embedding(vocab + 2, d_model)
         self.pos = nn.Embedding(2 * (n + 1), d_model)
         self.seg = nn.Embedding(2, d_model)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads) for _ in range(n_layers))
-        self.w_in = nn.ModuleList(nn.Linear(d_model, z_dim) for _ in range(n_layers - k))
-        self.w_out = nn.ModuleList(nn.Linear(z_dim, d_model) for _ in range(n_layers - k))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads) for _ in range(n_layers)
+        )
+        self.w_in = nn.ModuleList(
+            nn.Linear(d_model, z_dim) for _ in range(n_layers - k)
+        )
+        self.w_out = nn.ModuleList(
+            nn.Linear(z_dim, d_model) for _ in range(n_layers - k)
+        )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab)
-        seg = torch.cat([torch.zeros(n + 1, dtype=torch.long), torch.ones(n + 1, dtype=torch.long)])
+        seg = torch.cat(
+            [torch.zeros(n + 1, dtype=torch.long), torch.ones(n + 1, dtype=torch.long)]
+        )
         self.register_buffer("segment_ids", seg, persistent=False)
-        self.register_buffer("mask_independent", uniae_mask(seg, independent=True), persistent=False)
+        self.register_buffer(
+            "mask_independent", uniae_mask(seg, independent=True), persistent=False
+        )
         self.register_buffer("mask_uniae", uniae_mask(seg), persistent=False)
 
     def _check_src(self, src: torch.Tensor) -> None:
-        if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.shape[1] != self.n or src.is_floating_point():
-            raise ValueError(f"src must be an integer tensor of shape (batch, {self.n}), got {tuple(getattr(src, 'shape', ()))}")
+        if (
+            not isinstance(src, torch.Tensor)
+            or src.dim() != 2
+            or src.shape[1] != self.n
+            or src.is_floating_point()
+        ):
+            raise ValueError(
+                f"src must be an integer tensor of shape (batch, {self.n}), got {tuple(getattr(src, 'shape', ()))}"
+            )
         if int(src.min()) < 0 or int(src.max()) >= self.vocab:
-            raise ValueError(f"src tokens must lie in [0, {self.vocab}), got [{int(src.min())}, {int(src.max())}]")
+            raise ValueError(
+                f"src tokens must lie in [0, {self.vocab}), got [{int(src.min())}, {int(src.max())}]"
+            )
 
-    def sequence(self, src: torch.Tensor, dec_in: torch.Tensor | None = None) -> torch.Tensor:
+    def sequence(
+        self, src: torch.Tensor, dec_in: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The token sequence ``[CLS] src [BOS] dec_in`` (b, 2n + 2); ``dec_in`` defaults to ``src``."""
         b = src.shape[0]
         dec_in = src if dec_in is None else dec_in
@@ -114,11 +174,22 @@ class UniVAE(nn.Module):
         bos = torch.full((b, 1), self.bos_id, dtype=torch.long, device=src.device)
         return torch.cat([cls, src, bos, dec_in], 1)
 
-    def forward(self, src: torch.Tensor, z: list | None = None, generator: torch.Generator | None = None,
-                dec_in: torch.Tensor | None = None, hidden: bool = False):
+    def forward(
+        self,
+        src: torch.Tensor,
+        z: list | None = None,
+        generator: torch.Generator | None = None,
+        dec_in: torch.Tensor | None = None,
+        hidden: bool = False,
+    ):
         self._check_src(src)
-        if z is not None and (len(z) != self.n_layers - self.k or any(t.shape != (src.shape[0], self.z_dim) for t in z)):
-            raise ValueError(f"z must be a list of {self.n_layers - self.k} tensors of shape ({src.shape[0]}, {self.z_dim})")
+        if z is not None and (
+            len(z) != self.n_layers - self.k
+            or any(t.shape != (src.shape[0], self.z_dim) for t in z)
+        ):
+            raise ValueError(
+                f"z must be a list of {self.n_layers - self.k} tensors of shape ({src.shape[0]}, {self.z_dim})"
+            )
         tokens = self.sequence(src, dec_in)
         pos = torch.arange(tokens.shape[1], device=src.device)
         h = self.embed(tokens) + self.pos(pos) + self.seg(self.segment_ids)
@@ -128,24 +199,28 @@ class UniVAE(nn.Module):
                 j = l - self.k
                 if z is None:
                     u = nn.functional.normalize(self.w_in[j](h[:, 0]), dim=-1)
-                    zj = self.sampler.sample(u.double(), generator).to(u.dtype) if self.training else u
+                    zj = (
+                        self.sampler.sample(u.double(), generator).to(u.dtype)
+                        if self.training
+                        else u
+                    )
                 else:
                     zj = z[j]
                 zs.append(zj)
                 h = torch.cat([self.w_out[j](zj)[:, None], h[:, 1:]], 1)
             h = block(h, mask=self.mask_independent if l < self.k else self.mask_uniae)
             states.append(h)
-        logits = self.head(self.norm(h[:, self.n + 1: -1]))
+        logits = self.head(self.norm(h[:, self.n + 1 : -1]))
         return (logits, zs, states) if hidden else (logits, zs)
 
     @torch.no_grad()
     def decode(self, z: list, batch: int) -> torch.Tensor:
         """Greedy decoding of ``batch`` sentences (batch, n) from given latents ``z`` (list of (batch, z_dim))."""
-        dummy = torch.zeros(batch, self.n, dtype=torch.long, device=self.head.weight.device)
+        dummy = torch.zeros(
+            batch, self.n, dtype=torch.long, device=self.head.weight.device
+        )
         out = dummy.clone()
         for i in range(self.n):
             logits, _ = self(dummy, z=z, dec_in=out)
             out[:, i] = logits[:, i].argmax(-1)
         return out
-
-
