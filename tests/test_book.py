@@ -185,3 +185,18 @@ def test_the_build_hook_clears_a_stale_cache_and_writes_the_pages(tmp_path):
         "ledger.md",
         "citing.md",
     }
+
+
+def test_the_guide_example_is_what_the_citing_page_generates():
+    """The guide shows one chapter's entries; they must be exactly what book/citing.md holds."""
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    guide = (root / "book" / "guide.md").read_text(encoding="utf-8")
+    example = re.search(r"## Citing.*?```bibtex\n(.*?)```", guide, re.S).group(1)
+    repo = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
+    generated = _book.citing_markdown(root, repo)
+    for entry in example.strip().split("\n\n"):
+        assert entry.strip() in generated, entry
