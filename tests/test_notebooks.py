@@ -207,3 +207,14 @@ def test_reader_facing_text_never_mentions_the_planning(path):
         flags=re.I,
     )
     assert not hits, f"mentions the planning catalogue / probe: {hits[:3]}"
+
+
+def test_the_intro_map_marks_exactly_the_parts_still_being_written():
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    for index in sorted((ROOT / "book").glob("*/index.md")):
+        part = index.parent.name
+        row = re.search(rf"^\|[^\n]*\]\({part}/index\.md\)[^\n]*$", intro, flags=re.M)
+        assert row, f"the intro's map has no row for {part}"
+        planned = "| planned |" in index.read_text(encoding="utf-8")
+        marked = "being written" in row.group(0)
+        assert planned == marked, f"{part}: planned chapters {planned}, marked being written {marked}"
