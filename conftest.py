@@ -1,9 +1,10 @@
 """Repository-wide pytest hooks: per-chapter wall time, reported (never enforced).
 
-nbval turns each notebook cell into a test item; this plugin adds the cells' durations up per chapter and
-prints a table at the end of the run. Speed is *measured*, not tested: a slow or busy machine never fails the
-run (per-cell timeouts in ``pyproject.toml`` still guard against hangs). The budget (≤ 30 s per chapter,
-median ≤ 15 s on an idle 2-core machine, kernel start included) is measured by ``make timings``.
+nbval turns each notebook cell into a test item; this plugin adds the cells' durations
+up per chapter and prints a table at the end of the run. Speed is *measured*, not
+tested: a slow or busy machine never fails the run (per-cell timeouts in
+``pyproject.toml`` still guard against hangs). The budget (≤ 30 s per chapter, median ≤
+15 s on an idle 2-core machine, kernel start included) is measured by ``make timings``.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def pytest_sessionfinish(session, exitstatus):
         return
     bar = "!" * 88
     print(
-        f"\n{bar}\n THE BUILT SITE WAS NOT TESTED: Chromium and ChromeDriver are missing, so the browser"
-        "\n test of the site (math typeset, images, offline, sliders) was skipped. Install them with"
-        "\n     apt-get install chromium chromium-driver      (Debian; CI installs them itself)"
+        f"\n{bar}"
+        "\n THE BUILT SITE WAS NOT TESTED: Chromium and ChromeDriver are missing,"
+        "\n so the browser test of the site (math typeset, images, offline, sliders)"
+        "\n was skipped. Install them with"
+        "\n     apt-get install chromium chromium-driver   (Debian; CI installs them)"
         f"\n and run `make test` again.\n{bar}"
     )

@@ -1,15 +1,21 @@
-"""Chapter-timing benchmark: every chapter executed the way the book build executes it, one at a time.
+"""Chapter-timing benchmark: every chapter executed the way the book build executes it,
+one at a time.
 
-Each chapter is run by ``nbclient`` (what Jupyter Book's execution uses) in a fresh ``python3`` kernel with the
-chapter's folder as working directory; the wall time includes starting and stopping the kernel. The budget of
-the book (DESIGN.md) is **≤ 30 s per chapter and a median ≤ 15 s** on an idle 2-core machine. Speed is measured
+Each chapter is run by ``nbclient`` (what Jupyter Book's execution uses) in a fresh
+``python3`` kernel with the chapter's folder as working directory; the wall time
+includes starting and stopping the kernel. The budget of the book (DESIGN.md) is
+**≤ 30 s per chapter and a median ≤ 15 s** on an idle 2-core machine. Speed is measured
 here and never in a test: a busy machine makes a slow table, not a failing build.
 
-    python benchmarks/chapters.py                 # all chapters in _toc.yml order -> benchmarks/results/chapters.csv
-    python benchmarks/chapters.py book/vae/*.ipynb  # some chapters (CSV rows of others are kept)
-    python benchmarks/chapters.py --repeat 3      # the median of three runs per chapter
+    # all chapters in _toc.yml order -> benchmarks/results/chapters.csv
+    python benchmarks/chapters.py
+    # some chapters (the CSV rows of the others are kept)
+    python benchmarks/chapters.py book/vae/*.ipynb
+    # the median of three runs per chapter
+    python benchmarks/chapters.py --repeat 3
 
-Writes ``chapter,seconds`` rows and prints a table against the budget; exits 1 when a chapter failed to run.
+Writes ``chapter,seconds`` rows and prints a table against the budget; exits 1 when a
+chapter failed to run.
 """
 
 from __future__ import annotations
@@ -37,8 +43,19 @@ def chapters() -> list[Path]:
     ]
 
 
+def _name(path: Path) -> str:
+    """``part/slug`` for a chapter of the book, the file's stem for any other
+    notebook.
+    """
+    if path.is_relative_to(ROOT / "book"):
+        return path.relative_to(ROOT / "book").with_suffix("").as_posix()
+    return path.stem
+
+
 def run_once(path: Path, timeout: int = 600) -> float:
-    """Seconds to execute one chapter in a new kernel, kernel start and shutdown included."""
+    """Seconds to execute one chapter in a new kernel, kernel start and shutdown
+    included.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -62,8 +79,10 @@ def table(rows: dict[str, float]) -> str:
         lines.append(f"{t:8.1f}  {name}{flag}")
     over = sum(t > LIMIT for t in rows.values())
     lines.append(
-        f"{len(rows)} chapters; median {med:.1f} s (budget ≤ {MEDIAN:g}), max {max(rows.values()):.1f} s "
-        f"(budget ≤ {LIMIT:g} each); {over} over the limit; load average before the run: "
+        f"{len(rows)} chapters; median {med:.1f} s (budget ≤ {MEDIAN:g}), max "
+        f"{max(rows.values()):.1f} s "
+        f"(budget ≤ {LIMIT:g} each); {over} over the limit; load average before the "
+        "run: "
         f"{os.getloadavg()[0]:.2f}"
     )
     return "\n".join(lines)
@@ -88,12 +107,14 @@ def main(argv: list[str] | None = None) -> int:
             rows = {r["chapter"]: float(r["seconds"]) for r in csv.DictReader(f)}
     failed = []
     for path in todo:
-        name = path.relative_to(ROOT / "book").with_suffix("").as_posix()
+        name = _name(path)
         try:
             times = [run_once(path) for _ in range(args.repeat)]
-        except Exception as exc:  # report and go on: one broken chapter should not hide the others' times
+        # report and go on: one broken chapter should not hide the others' times
+        except Exception as exc:
             print(
-                f"{name}: FAILED ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+                f"{name}: FAILED ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]})",
                 flush=True,
             )
             failed.append(name)
@@ -113,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
                 w.writerow([name, f"{rows[name]:.1f}"])
         print()
         print(table(rows))
-        print(
-            f"wrote {args.csv.relative_to(ROOT) if args.csv.is_relative_to(ROOT) else args.csv}"
+        shown = (
+            args.csv.relative_to(ROOT) if args.csv.is_relative_to(ROOT) else args.csv
         )
+        print(f"wrote {shown}")
     if failed:
         print("failed: " + ", ".join(failed))
     return 1 if failed else 0

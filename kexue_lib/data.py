@@ -1,17 +1,20 @@
 """Small data sets that need no download.
 
-* :func:`digits` — scikit-learn's bundled 8×8 handwritten digits (1797 images), scaled to [0, 1].
+* :func:`digits` — scikit-learn's bundled 8×8 handwritten digits (1797 images), scaled
+  to [0, 1].
 * :func:`train_test` — a seeded split.
-* :func:`ring_of_gaussians`, :func:`two_moons` — 2-D toy sets for GANs, flows and diffusion.
+* :func:`ring_of_gaussians`, :func:`two_moons` — 2-D toy sets for GANs, flows and
+  diffusion.
 
-Synthetic sequence tasks for the attention and position chapters live further down this module.
+Synthetic sequence tasks for the attention and position chapters live further down this
+module.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from . import _validate as V
 
 __all__ = [
     "digits",
@@ -31,16 +34,17 @@ def digits(
     threshold: float = 0.5,
     dtype: torch.dtype = torch.float32,
 ):
-    """scikit-learn's 8×8 digits as tensors ``(x, y)``: ``x`` of shape (1797, 64) in [0, 1], ``y`` int64.
+    """scikit-learn's 8×8 digits as tensors ``(x, y)``: ``x`` of shape (1797, 64) in
+    [0, 1], ``y`` int64.
 
-    The data ship inside scikit-learn (``load_digits``), so nothing is downloaded. Pixel intensities 0…16
-    are divided by 16. With ``binarize=True`` pixels become ``(x > threshold)`` as 0/1 floats (the
-    binarised digits of the VAE chapters).
+    The data ship inside scikit-learn (``load_digits``), so nothing is downloaded. Pixel
+    intensities 0…16 are divided by 16. With ``binarize=True`` pixels become
+    ``(x > threshold)`` as 0/1 floats (the binarised digits of the VAE chapters).
     """
     from sklearn.datasets import load_digits
 
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    binarize = V.boolean("binarize", binarize)
+    threshold = V.real("threshold", threshold, gt=0, lt=1)
     d = load_digits()
     x = torch.as_tensor(d.data / 16.0, dtype=dtype)
     if binarize:
@@ -50,9 +54,17 @@ def digits(
 
 
 def train_test(x, y, *, test_fraction: float = 0.25, seed: int = 0):
-    """Seeded random split ``(x_train, y_train, x_test, y_test)`` along the first dimension."""
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    """Seeded random split ``(x_train, y_train, x_test, y_test)`` along the first
+    dimension.
+    """
+    test_fraction = V.real("test_fraction", test_fraction, gt=0, lt=1)
+    seed = V.integer("seed", seed, minimum=0)
+    for name, v in (("x", x), ("y", y)):
+        if not hasattr(v, "__len__") or not hasattr(v, "__getitem__"):
+            raise TypeError(
+                f"{name} must be an indexable sequence (tensor or array), "
+                f"got {V.describe(v)}"
+            )
     if len(x) != len(y):
         raise ValueError(
             f"x and y must have the same length, got {len(x)} and {len(y)}"
@@ -67,48 +79,49 @@ def train_test(x, y, *, test_fraction: float = 0.25, seed: int = 0):
 def ring_of_gaussians(
     n: int, *, modes: int = 8, radius: float = 2.0, std: float = 0.05, generator=None
 ):
-    """``n`` points from ``modes`` isotropic Gaussians equally spaced on a circle; returns ``(x, mode)``."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if modes < 1:
-        raise ValueError(f"modes must be >= 1, got {modes}")
-    if std <= 0:
-        raise ValueError(f"std must be > 0, got {std}")
+    """``n`` points from ``modes`` isotropic Gaussians equally spaced on a circle;
+    returns ``(x, mode)``.
+    """
+    n = V.integer("n", n, minimum=1)
+    modes = V.integer("modes", modes, minimum=1)
+    radius = V.real("radius", radius)
+    std = V.real("std", std, gt=0)
+    V.generator("generator", generator)
     k = torch.randint(0, modes, (n,), generator=generator)
-    ang = 2 * math.pi * k.to(torch.float32) / modes
+    ang = 2 * torch.pi * k.to(torch.float32) / modes
     centres = radius * torch.stack([torch.cos(ang), torch.sin(ang)], dim=1)
     return centres + std * torch.randn(n, 2, generator=generator), k
 
 
 def two_moons(n: int, *, noise: float = 0.05, seed: int = 0):
-    """scikit-learn's two interleaving half circles as a float32 tensor of shape (n, 2), plus labels."""
+    """scikit-learn's two interleaving half circles as a float32 tensor of shape (n, 2),
+    plus labels.
+    """
     from sklearn.datasets import make_moons
 
-    if n < 2:
-        raise ValueError(f"n must be >= 2, got {n}")
+    n = V.integer("n", n, minimum=2)
+    noise = V.real("noise", noise, ge=0)
+    seed = V.integer("seed", seed, minimum=0)
     x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
 
 
-# ---------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------
 # Synthetic sequence tasks for length generalisation (book/position/*).
 #
-# Each task returns ``(tokens, loss_mask)``: int64 tokens of shape (batch, n) and a boolean mask of the same
-# shape marking the positions whose token a causal LM is asked to predict (it is never position 0). Train at a
-# fixed length and call the same function with a larger ``n`` to test length extrapolation. Pass a seeded
+# Each task returns ``(tokens, loss_mask)``: int64 tokens of shape (batch, n) and a
+# boolean mask of the same shape marking the positions whose token a causal LM is asked
+# to predict (it is never position 0). Train at a fixed length and call the same
+# function with a larger ``n`` to test length extrapolation. Pass a seeded
 # ``torch.Generator`` for reproducible batches.
 
 
 def _check_task_args(
     batch: int, n: int, vocab: int, min_n: int = 2, min_vocab: int = 2
 ) -> None:
-    for name, value, lo in (
-        ("batch", batch, 1),
-        ("n", n, min_n),
-        ("vocab", vocab, min_vocab),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
+    V.integer("batch", batch, minimum=1)
+    V.integer("n", n, minimum=min_n)
+    V.integer("vocab", vocab, minimum=min_vocab)
 
 
 def copy_task(
@@ -119,25 +132,28 @@ def copy_task(
     period=None,
     generator: torch.Generator | None = None,
 ):
-    """Repeat a random string: ``tokens[t] = s[t mod p]`` with ``s`` uniform over ``[0, vocab)`` of length ``p``.
+    """Repeat a random string: ``tokens[t] = s[t mod p]`` with ``s`` uniform over
+    ``[0, vocab)`` of length ``p``.
 
-    ``period=None`` copies a string of length ``p = n // 2`` once (the classic copy task); an int fixes ``p``;
-    a pair ``(lo, hi)`` draws ``p`` uniformly from ``lo…hi`` per sequence. The loss mask selects ``t >= p``,
-    the positions that are determined by the past (the first ``p`` tokens are pure noise).
-    Returns ``(tokens, loss_mask)`` of shape (batch, n). Chapter: book/position/beta-base-rope (experiment).
+    ``period=None`` copies a string of length ``p = n // 2`` once (the classic copy
+    task); an int fixes ``p``; a pair ``(lo, hi)`` draws ``p`` uniformly from ``lo…hi``
+    per sequence. The loss mask selects ``t >= p``, the positions that are determined by
+    the past (the first ``p`` tokens are pure noise). Returns ``(tokens, loss_mask)`` of
+    shape (batch, n). Chapter: book/position/beta-base-rope (experiment).
     """
     _check_task_args(batch, n, vocab)
+    V.generator("generator", generator)
     if period is None:
         lo = hi = n // 2
     elif isinstance(period, int) and not isinstance(period, bool):
         lo = hi = period
     else:
-        try:
-            lo, hi = (int(v) for v in period)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"period must be None, an int or a pair (lo, hi), got {period!r}"
-            ) from None
+        expected = "None, an int or a pair of ints (lo, hi)"
+        if not isinstance(period, tuple | list):
+            raise TypeError(f"period must be {expected}, got {V.describe(period)}")
+        if len(period) != 2:
+            raise ValueError(f"period must be {expected}, got {period!r}")
+        lo, hi = (V.integer("period", v) for v in period)
     if not 1 <= lo <= hi < n:
         raise ValueError(f"period must satisfy 1 <= lo <= hi < n = {n}, got {period!r}")
     p = torch.randint(lo, hi + 1, (batch, 1), generator=generator)
@@ -150,12 +166,13 @@ def copy_task(
 def reverse_task(
     batch: int, m: int, vocab: int = 10, *, generator: torch.Generator | None = None
 ):
-    """``x_1 … x_m, SEP, x_m … x_1``: a random string over ``[0, vocab−1)`` then, after the separator
-    ``SEP = vocab − 1``, the same string reversed. Length ``n = 2m + 1``; the loss mask selects the reversed
-    part (positions ``m+1 … 2m``). Returns ``(tokens, loss_mask)``. Chapter: book/position/position-robustness.
+    """``x_1 … x_m, SEP, x_m … x_1``: a random string over ``[0, vocab−1)`` then, after
+    the separator ``SEP = vocab − 1``, the same string reversed. Length ``n = 2m + 1``;
+    the loss mask selects the reversed part (positions ``m+1 … 2m``). Returns
+    ``(tokens, loss_mask)``. Chapter: book/position/position-robustness.
     """
-    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-        raise ValueError(f"m must be an int >= 1, got {m!r}")
+    m = V.integer("m", m, minimum=1)
+    V.generator("generator", generator)
     _check_task_args(batch, 2 * m + 1, vocab, min_n=3, min_vocab=3)
     x = torch.randint(0, vocab - 1, (batch, m), generator=generator)
     sep = torch.full((batch, 1), vocab - 1, dtype=torch.long)
@@ -172,13 +189,15 @@ def random_transitions(
     sharpness: float = 2.0,
     generator: torch.Generator | None = None,
 ):
-    """Random Markov transition matrices ``P[b, i, :] = softmax(sharpness · z)``, ``z`` standard normal.
+    """Random Markov transition matrices ``P[b, i, :] = softmax(sharpness · z)``, ``z``
+    standard normal.
 
-    Shape (batch, vocab, vocab); each row sums to 1. Larger ``sharpness`` gives more predictable chains.
+    Shape (batch, vocab, vocab); each row sums to 1. Larger ``sharpness`` gives more
+    predictable chains.
     """
     _check_task_args(batch, 2, vocab)
-    if not sharpness >= 0 or not math.isfinite(sharpness):
-        raise ValueError(f"sharpness must be a finite number >= 0, got {sharpness!r}")
+    sharpness = V.real("sharpness", sharpness, ge=0)
+    V.generator("generator", generator)
     z = torch.randn(batch, vocab, vocab, generator=generator, dtype=torch.float64)
     return torch.softmax(sharpness * z, dim=-1)
 
@@ -193,31 +212,39 @@ def markov_language(
     generator: torch.Generator | None = None,
     return_transitions: bool = False,
 ):
-    """Sequences from first-order Markov chains — by default a *fresh random chain per sequence*.
+    """Sequences from first-order Markov chains — by default a *fresh random chain per
+    sequence*.
 
-    With ``transitions=None`` each sequence draws its own matrix (:func:`random_transitions`), so a model must
-    infer the bigram table *in context* from all earlier occurrences of the current token: longer contexts help
-    a model that generalises and hurt one that does not. Passing a fixed ``(vocab, vocab)`` matrix gives an
-    ordinary stationary Markov language instead. The first token is uniform. The loss mask selects positions
-    ``1 … n−1``. With ``return_transitions=True`` also returns the (batch, vocab, vocab) matrices, from which
-    the oracle loss ``−log P[x_{t−1}, x_t]`` can be computed. Chapters: book/position/local-attention,
+    With ``transitions=None`` each sequence draws its own matrix
+    (:func:`random_transitions`), so a model must infer the bigram table *in context*
+    from all earlier occurrences of the current token: longer contexts help a model that
+    generalises and hurt one that does not. Passing a fixed ``(vocab, vocab)`` matrix
+    gives an ordinary stationary Markov language instead. The first token is uniform.
+    The loss mask selects positions ``1 … n−1``. With ``return_transitions=True`` also
+    returns the (batch, vocab, vocab) matrices, from which the oracle loss
+    ``−log P[x_{t−1}, x_t]`` can be computed. Chapters: book/position/local-attention,
     book/position/beta-base-rope.
     """
     _check_task_args(batch, n, vocab)
     if transitions is None:
         P = random_transitions(batch, vocab, sharpness=sharpness, generator=generator)
     else:
-        P = torch.as_tensor(transitions, dtype=torch.float64)
+        P = torch.as_tensor(V.real_array("transitions", transitions))
         if P.shape == (vocab, vocab):
             P = P.expand(batch, vocab, vocab)
         if P.shape != (batch, vocab, vocab):
             raise ValueError(
-                f"transitions must have shape ({vocab}, {vocab}) or ({batch}, {vocab}, {vocab}), got {tuple(P.shape)}"
+                f"transitions must have shape ({vocab}, {vocab}) or "
+                f"({batch}, {vocab}, {vocab}), got {tuple(P.shape)}"
             )
         if bool((P < 0).any()) or not torch.allclose(
             P.sum(-1), torch.ones((), dtype=P.dtype)
         ):
-            raise ValueError("transitions must have non-negative rows summing to 1")
+            raise ValueError(
+                "transitions must have non-negative rows summing to 1, got row sums "
+                f"in [{float(P.sum(-1).min()):.6g}, {float(P.sum(-1).max()):.6g}] "
+                f"and min entry {float(P.min()):.3g}"
+            )
     tokens = torch.empty(batch, n, dtype=torch.long)
     tokens[:, 0] = torch.randint(0, vocab, (batch,), generator=generator)
     u = torch.rand(batch, n, generator=generator, dtype=torch.float64)

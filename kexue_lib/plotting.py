@@ -1,12 +1,15 @@
 """One figure style for the whole book.
 
-Chapters call :func:`subplots` instead of ``plt.subplots`` so every figure has the same size, fonts,
-colours and grid; :data:`COLORS` names the palette (colour-blind safe, Okabe–Ito).
+Chapters call :func:`subplots` instead of ``plt.subplots`` so every figure has the same
+size, fonts, colours and grid; :data:`COLORS` names the palette (colour-blind safe,
+Okabe–Ito).
 """
 
 from __future__ import annotations
 
 import matplotlib
+
+from . import _validate as V
 
 __all__ = ["COLORS", "apply_style", "subplots", "finish"]
 
@@ -59,13 +62,16 @@ def subplots(
     height: float | None = None,
     **kw,
 ):
-    """``plt.subplots`` in the book's style; default size 3.2 in wide per column, 3.0 in high per row."""
+    """``plt.subplots`` in the book's style; default size 3.2 in wide per column, 3.0 in
+    high per row.
+    """
     import matplotlib.pyplot as plt
 
-    if nrows < 1 or ncols < 1:
-        raise ValueError(
-            f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}"
-        )
+    nrows = V.integer("nrows", nrows, minimum=1)
+    ncols = V.integer("ncols", ncols, minimum=1)
+    for name, size in (("width", width), ("height", height)):
+        if size is not None:
+            V.real(name, size, gt=0)
     apply_style()
     w = width if width is not None else min(3.2 * ncols, 9.6) if ncols > 1 else 5.6
     h = height if height is not None else 3.0 * nrows + (0.4 if ncols == 1 else 0.0)
@@ -80,6 +86,11 @@ def finish(
     legend: bool = False,
 ):
     """Label an axis in one call; every figure of the book has axis labels."""
+    if not hasattr(ax, "set_title"):
+        raise TypeError(f"ax must be a Matplotlib Axes, got {V.describe(ax)}")
+    for name, text in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be a str or None, got {V.describe(text)}")
     if title:
         ax.set_title(title)
     if xlabel:

@@ -1,25 +1,30 @@
 """Sliders that move in Jupyter, in Colab *and* in the static HTML site.
 
-``ipywidgets.interact`` needs a live kernel: in the built book its slider is frozen. The book therefore
-renders each figure of an Explore section for a small grid of parameter values *ahead of time* and shows
-them in an ``ipywidgets.Stack`` whose ``selected_index`` is linked to the slider's ``index`` with
-``ipywidgets.jslink``. The link runs in the browser, so the slider moves wherever the widget state is
-present: a notebook, Colab, or the HTML page (whose widget state Jupyter Book embeds).
+``ipywidgets.interact`` needs a live kernel: in the built book its slider is frozen. The
+book therefore renders each figure of an Explore section for a small grid of parameter
+values *ahead of time* and shows them in an ``ipywidgets.Stack`` whose
+``selected_index`` is linked to the slider's ``index`` with ``ipywidgets.jslink``. The
+link runs in the browser, so the slider moves wherever the widget state is present: a
+notebook, Colab, or the HTML page (whose widget state Jupyter Book embeds).
 
 Usage (one parameter)::
 
     precomputed_slider(lambda kappa: plot_density(kappa), [1, 4, 16, 64], name="κ")
 
-Two or three parameters give one slider each (the grid is their product, at most ``max_figures``)::
+Two or three parameters give one slider each (the grid is their product, at most
+``max_figures``)::
 
     precomputed_slider(lambda d, kappa: ..., {"d": [3, 16], "kappa": [1, 8, 32]})
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from . import _validate as V
 
 __all__ = ["precomputed_slider", "figure_png", "show_source"]
 
@@ -27,6 +32,10 @@ __all__ = ["precomputed_slider", "figure_png", "show_source"]
 def figure_png(fig, dpi: int = 80) -> bytes:
     """Render a Matplotlib figure to PNG bytes and close it."""
     import matplotlib.pyplot as plt
+
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig must be a Matplotlib Figure, got {V.describe(fig)}")
+    dpi = V.real("dpi", dpi, gt=0)
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
@@ -57,9 +66,10 @@ def precomputed_slider(
     Parameters
     ----------
     render : callable
-        Called once per grid point — with the value as its single argument when ``values`` is a sequence,
-        with keyword arguments when ``values`` is a mapping — and returns a Matplotlib ``Figure`` (``None``
-        means "the current figure"). Each figure is rendered to PNG and closed.
+        Called once per grid point — with the value as its single argument when
+        ``values`` is a sequence, with keyword arguments when ``values`` is a mapping —
+        and returns a Matplotlib ``Figure`` (``None`` means "the current figure"). Each
+        figure is rendered to PNG and closed.
     values : sequence, or mapping of name → sequence (1 to 3 names)
         The grid. The total number of figures must not exceed ``max_figures``.
     name : str, optional
@@ -67,7 +77,8 @@ def precomputed_slider(
     initial : int or mapping name → int
         Index of the value shown first (per parameter).
     dpi, fmt, max_figures, width
-        PNG resolution, how slider values are printed, the grid-size cap, CSS width of the images.
+        PNG resolution, how slider values are printed, the grid-size cap, CSS width of
+        the images.
 
     Returns
     -------
@@ -76,32 +87,49 @@ def precomputed_slider(
 
     Raises
     ------
+    TypeError
+        If ``render`` is not callable, ``values`` not a sequence or mapping of
+        sequences, or another argument has the wrong type.
     ValueError
-        On an empty grid, more than three parameters, a grid larger than ``max_figures``, or an
-        ``initial`` index out of range.
+        On an empty grid, more than three parameters, a grid larger than
+        ``max_figures``, or an ``initial`` index out of range.
     """
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
     if not callable(render):
-        raise TypeError(f"render must be callable, got {type(render).__name__}")
+        raise TypeError(f"render must be callable, got {V.describe(render)}")
+    expected = "a sequence of values or a mapping from names to sequences"
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise TypeError(f"values must be {expected}, got {V.describe(values)}")
     if isinstance(values, Mapping):
+        for v in values.values():
+            if isinstance(v, str) or not isinstance(v, Iterable):
+                raise TypeError(f"values must be {expected}, got {V.describe(values)}")
         grid = {str(k): list(v) for k, v in values.items()}
         keyword = True
     else:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, got {V.describe(name)}")
         grid = {name or "value": list(values)}
         keyword = False
+    for arg, val in (("fmt", fmt), ("width", width)):
+        if not isinstance(val, str):
+            raise TypeError(f"{arg} must be a str, got {V.describe(val)}")
+    max_figures = V.integer("max_figures", max_figures, minimum=1)
+    dpi = V.real("dpi", dpi, gt=0)
     if not 1 <= len(grid) <= 3:
         raise ValueError(f"values must name 1 to 3 parameters, got {len(grid)}")
     for k, v in grid.items():
         if len(v) == 0:
-            raise ValueError(f"values[{k!r}] must not be empty")
+            raise ValueError(f"values[{k!r}] must not be empty, got {v!r}")
     total = 1
     for v in grid.values():
         total *= len(v)
     if total > max_figures:
         raise ValueError(
-            f"the grid has {total} figures, more than max_figures={max_figures}; use fewer values"
+            f"values must make at most max_figures = {max_figures} figures, "
+            f"got a grid of {total}; use fewer values"
         )
     names = list(grid)
     init = initial if isinstance(initial, Mapping) else {names[0]: initial}
@@ -110,8 +138,7 @@ def precomputed_slider(
             raise ValueError(
                 f"initial names unknown parameter {k!r}; parameters are {names}"
             )
-        if not 0 <= int(i) < len(grid[k]):
-            raise ValueError(f"initial[{k!r}] must be in [0, {len(grid[k])}), got {i}")
+        V.integer(f"initial[{k!r}]", i, minimum=0, maximum=len(grid[k]) - 1)
 
     # Render every grid point once.
     images: dict[tuple, W.Image] = {}
@@ -161,15 +188,25 @@ def precomputed_slider(
 
 
 def show_source(*objs) -> None:
-    """Display the source of library functions/classes in a notebook (the Implementation section).
+    """Display the source of library functions/classes in a notebook (the Implementation
+    section).
 
-    Chapters show the code they rely on instead of re-typing it, so the text and the library can't drift.
-    Falls back to printing when IPython is not available.
+    Chapters show the code they rely on instead of re-typing it, so the text and the
+    library can't drift. Falls back to printing when IPython is not available.
     """
-    import inspect
-
     if not objs:
-        raise ValueError("show_source needs at least one function or class")
+        raise ValueError("objs must name at least one function or class, got none")
+    for i, obj in enumerate(objs):
+        if not (
+            inspect.isfunction(obj)
+            or inspect.ismethod(obj)
+            or inspect.isclass(obj)
+            or inspect.ismodule(obj)
+        ):
+            raise TypeError(
+                f"objs[{i}] must be a function, method, class or module, "
+                f"got {V.describe(obj)}"
+            )
     text = "\n\n".join(inspect.getsource(o) for o in objs)
     try:
         from IPython.display import Code, display

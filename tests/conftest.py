@@ -1,4 +1,6 @@
-"""Shared test configuration: deterministic hypothesis profile, headless matplotlib, repository root."""
+"""Shared test configuration: deterministic hypothesis profile, headless matplotlib,
+repository root.
+"""
 
 from __future__ import annotations
 

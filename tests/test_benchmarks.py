@@ -1,4 +1,6 @@
-"""The benchmark script runs and writes its CSV (a smoke test on tiny sizes; no timing is asserted here)."""
+"""The benchmark script runs and writes its CSV (a smoke test on tiny sizes; no timing
+is asserted here).
+"""
 
 from __future__ import annotations
 
@@ -34,10 +36,13 @@ def test_attention_benchmark_writes_a_row_per_kernel_and_length(tmp_path, capsys
     )
     assert rows, "no rows written"
     assert len(kernels) >= 4, (
-        f"expected sdpa/linear causal and not, and nystrom; got {kernels or list(rows[0])}"
+        "expected sdpa/linear causal and not, and nystrom; got "
+        f"{kernels or list(rows[0])}"
     )
     assert {int(r["n"]) for r in rows} == {128, 256}
-    for r in rows:  # the FLOP ratio is a count, not a timing: SDPA 4n²d against linear 4nd² + 2nd (+ chunks)
+    # the FLOP ratio is a count, not a timing: SDPA 4n²d against linear 4nd² + 2nd
+    # (+ chunks)
+    for r in rows:
         ratio = float(r["flop_ratio_vs_sdpa"])
         assert ratio > 0 and float(r["speedup_vs_sdpa"]) > 0
         if r["kernel"] == "sdpa":

@@ -1,4 +1,6 @@
-"""Book infrastructure (kexue_lib._book): the generated claims index and the pinned web assets."""
+"""Book infrastructure (kexue_lib._book): the generated claims index and the pinned web
+assets.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ def test_claims_index_lists_every_claim_in_toc_order(tmp_path):
     _chapter(tmp_path / "book/b/two.ipynb", "Chapter Two", ["z"])
     _chapter(tmp_path / "book/b/unlisted.ipynb", "Not in toc", ["w"])
     (tmp_path / "_toc.yml").write_text(
-        "root: book/intro\nparts:\n - chapters:\n   - file: book/b/two\n   - file: book/a/one\n"
+        "root: book/intro\nparts:\n - chapters:\n   - file: book/b/two\n   - file: "
+        "book/a/one\n"
     )
     md = _book.claims_markdown(tmp_path)
     assert "**3 claims**" in md
@@ -46,7 +49,7 @@ def test_integrity_is_the_npm_sha512_format(tmp_path):
         _book._integrity(p)
         == "sha512-" + base64.b64encode(hashlib.sha512(b"abc").digest()).decode()
     )
-    for name, (version, sri) in _book.WEB_PACKAGES.items():
+    for version, sri in _book.WEB_PACKAGES.values():
         assert (
             version.count(".") == 2
             and sri.startswith("sha512-")
@@ -64,7 +67,9 @@ def test_main_usage_and_check_claims(tmp_path, capsys):
 
 
 def test_every_library_subpackage_is_packaged():
-    """Colab installs the library from git (not editable): every subpackage must be listed in pyproject.toml."""
+    """Colab installs the library from git (not editable): every subpackage must be
+    listed in pyproject.toml.
+    """
     import tomllib
 
     root = Path(__file__).resolve().parents[1]
@@ -91,12 +96,14 @@ def _with_row(path, title, verdict):
     if not path.exists():
         nb.cells = [
             nbformat.v4.new_markdown_cell(
-                f"# {title}\n\n*Original post:* [某篇文章](https://kexue.fm/archives/1234) by Su Jianlin, 2021-05-17."
+                f"# {title}\n\n*Original post:* "
+                "[某篇文章](https://kexue.fm/archives/1234) by Su Jianlin, 2021-05-17."
             )
         ]
     nb.cells.append(
         nbformat.v4.new_code_cell(
-            f'reproduction(headline="the post | says", result="we see", verdict="{verdict}", reason="small")'
+            'reproduction(headline="the post | says", result="we see", '
+            f'verdict="{verdict}", reason="small")'
         )
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +169,9 @@ def test_execution_cache_is_cleared_when_the_library_changes(tmp_path):
 
 
 def test_the_build_hook_clears_a_stale_cache_and_writes_the_pages(tmp_path):
-    """The Sphinx hook that runs before any notebook is read: stale library stamp -> cache gone."""
+    """The Sphinx hook that runs before any notebook is read: stale library stamp ->
+    cache gone.
+    """
     from types import SimpleNamespace
 
     (tmp_path / "book").mkdir()
@@ -188,7 +197,9 @@ def test_the_build_hook_clears_a_stale_cache_and_writes_the_pages(tmp_path):
 
 
 def test_the_guide_example_is_what_the_citing_page_generates():
-    """The guide shows one chapter's entries; they must be exactly what book/citing.md holds."""
+    """The guide shows one chapter's entries; they must be exactly what book/citing.md
+    holds.
+    """
     import re
 
     import yaml
@@ -196,7 +207,9 @@ def test_the_guide_example_is_what_the_citing_page_generates():
     root = Path(__file__).resolve().parents[1]
     guide = (root / "book" / "guide.md").read_text(encoding="utf-8")
     example = re.search(r"## Citing.*?```bibtex\n(.*?)```", guide, re.S).group(1)
-    repo = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
+    repo = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))[
+        "repository"
+    ]["url"]
     generated = _book.citing_markdown(root, repo)
     for entry in example.strip().split("\n\n"):
         assert entry.strip() in generated, entry

@@ -1,4 +1,6 @@
-"""kexue_lib core: seed_all, device, checks.claim and the comparison helpers, plotting, data."""
+"""kexue_lib core: seed_all, device, checks.claim and the comparison helpers, plotting,
+data.
+"""
 
 from __future__ import annotations
 

@@ -92,7 +92,8 @@ def test_markov_language_per_sequence_chains():
     # every observed transition has positive probability under its own sequence's matrix
     probs = P[torch.arange(4)[:, None], tok[:, :-1], tok[:, 1:]]
     assert (probs > 0).all()
-    # the oracle log-likelihood under the own matrix beats the one under another sequence's matrix
+    # the oracle log-likelihood under the own matrix beats the one under another
+    # sequence's matrix
     other = P[torch.tensor([1, 2, 3, 0])[:, None], tok[:, :-1], tok[:, 1:]]
     assert probs.log().mean() > other.log().mean()
     tok2, _ = markov_language(4, 300, 5, sharpness=3.0, generator=_g(2))
@@ -110,8 +111,10 @@ def test_value_errors():
         copy_task(1, 10, period=10)
     with pytest.raises(ValueError, match="period"):
         copy_task(1, 10, period=(5, 3))
-    with pytest.raises(ValueError, match="period"):
+    with pytest.raises(TypeError, match="period"):
         copy_task(1, 10, period="x")
+    with pytest.raises(ValueError, match="period"):
+        copy_task(1, 10, period=(1, 2, 3))
     with pytest.raises(ValueError, match="m must"):
         reverse_task(1, 0)
     with pytest.raises(ValueError, match="vocab"):

@@ -1,4 +1,6 @@
-"""Tests for kexue_lib.linalg (chapter math/det-exp-trace), against scipy.linalg and torch.linalg."""
+"""Tests for kexue_lib.linalg (chapter math/det-exp-trace), against scipy.linalg and
+torch.linalg.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def _with_norm(A: torch.Tensor, r: float) -> torch.Tensor:
     return r * A / torch.linalg.matrix_norm(A, ord=2)[..., None, None]
 
 
-# --- expm_series -------------------------------------------------------------------------------------------
+# --- expm_series --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])
@@ -62,7 +64,8 @@ def test_expm_series_batched_numpy_complex_and_float32():
     out = expm_series(A[0, 0].numpy(), 40)
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, batched[0, 0].numpy(), rtol=1e-13, atol=1e-14)
-    # complex: exp(i θ J) with J = [[0, -1], [1, 0]] -> cosh/sinh structure; compare with scipy
+    # complex: exp(i θ J) with J = [[0, -1], [1, 0]] -> cosh/sinh structure; compare
+    # with scipy
     Z = torch.tensor([[0.3 + 1j, -0.2], [0.5j, -0.1]], dtype=torch.complex128)
     np.testing.assert_allclose(
         expm_series(Z, 40).numpy(), sla.expm(Z.numpy()), rtol=1e-12, atol=1e-13
@@ -81,7 +84,7 @@ def test_expm_series_is_differentiable():
     )
 
 
-# --- logm_series -------------------------------------------------------------------------------------------
+# --- logm_series --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("r", [0.1, 0.5, 0.8])
@@ -117,7 +120,8 @@ def test_logm_series_batched_and_numpy():
 
 
 def test_logm_series_converges_for_nonnormal_matrix_with_small_spectrum():
-    # ‖A − I‖₂ = 3 but A − I is nilpotent-ish: spectral radius 0.5 < 1, so the series still converges
+    # ‖A − I‖₂ = 3 but A − I is nilpotent-ish: spectral radius 0.5 < 1, so the series
+    # still converges
     A = torch.tensor([[1.5, 3.0], [0.0, 0.5]], dtype=torch.float64)
     np.testing.assert_allclose(
         logm_series(A, 200).numpy(),
@@ -138,7 +142,7 @@ def test_logm_series_check_flags_divergence():
     )
 
 
-# --- logdet_series -----------------------------------------------------------------------------------------
+# --- logdet_series ------------------------------------------------------------------
 
 
 def test_logdet_series_small_cases():
@@ -220,7 +224,7 @@ def test_property_expm_inverts_logm(n, r, seed):
     assert torch.allclose(expm_series(logm_series(A, 120), 40), A, atol=1e-11)
 
 
-# --- spectral_radius ---------------------------------------------------------------------------------------
+# --- spectral_radius ----------------------------------------------------------------
 
 
 def test_spectral_radius_matches_numpy_eigvals():
@@ -232,7 +236,7 @@ def test_spectral_radius_matches_numpy_eigvals():
     assert abs(spectral_radius(rot) - 2.0) < 1e-14
 
 
-# --- bad input ---------------------------------------------------------------------------------------------
+# --- bad input ----------------------------------------------------------------------
 
 FUNCS = [expm_series, logm_series, logdet_series]
 
@@ -257,9 +261,16 @@ def test_non_finite_raises(fn, bad):
 
 
 @pytest.mark.parametrize("fn", FUNCS)
-@pytest.mark.parametrize("n_terms", [0, -1, 2.5, True, "3", None])
-def test_bad_n_terms_raises(fn, n_terms):
-    with pytest.raises(ValueError, match="n_terms must be an integer >= 1"):
+@pytest.mark.parametrize("n_terms", [0, -1])
+def test_bad_n_terms_value_raises(fn, n_terms):
+    with pytest.raises(ValueError, match="n_terms must be an int >= 1, got -?[01]"):
+        fn(torch.zeros(2, 2), n_terms)
+
+
+@pytest.mark.parametrize("fn", FUNCS)
+@pytest.mark.parametrize("n_terms", [2.5, True, "3", None])
+def test_bad_n_terms_type_raises(fn, n_terms):
+    with pytest.raises(TypeError, match="n_terms must be an int >= 1, got"):
         fn(torch.zeros(2, 2), n_terms)
 
 
@@ -270,5 +281,47 @@ def test_non_array_raises(fn):
         if fn is spectral_radius
         else ([[1.0, 0.0], [0.0, 1.0]], 3)
     )
-    with pytest.raises(ValueError, match="A must be a torch.Tensor or numpy.ndarray"):
+    with pytest.raises(TypeError, match="A must be a torch.Tensor or numpy.ndarray"):
         fn(*args)
+
+
+# --- overflow: an error, never an inf/NaN result ------------------------------------
+
+
+def _norm_1e3(seed: int = 0, dtype=torch.float64) -> torch.Tensor:
+    return _with_norm(_rand((4, 4), seed=seed, dtype=dtype), 1e3)
+
+
+def test_expm_series_of_norm_1e3_raises_instead_of_overflowing():
+    A = _norm_1e3()
+    # enough terms for the series to converge at ‖A‖ = 1e3 (N ≳ e·‖A‖): the terms peak
+    # near k = 1000 at about e^1000, far beyond float64
+    with pytest.raises(ValueError, match=r"A must be small enough .* overflows"):
+        expm_series(A, 3000)
+    with pytest.raises(ValueError, match="spectral norm 1e\\+03"):
+        expm_series(A.numpy(), 3000)  # NumPy in: same error
+    # float32 overflows after a few dozen terms already
+    with pytest.raises(ValueError, match="torch.float32"):
+        expm_series(A.float(), 40)
+    # a batch with one large matrix raises too
+    batch = torch.stack([torch.eye(4, dtype=torch.float64), A])
+    with pytest.raises(ValueError, match="overflows"):
+        expm_series(batch, 3000)
+    # a truncation that stays finite is returned: it is what was asked for
+    assert torch.isfinite(expm_series(A, 50)).all()
+
+
+def test_diverging_log_series_raise_instead_of_overflowing():
+    A = torch.eye(3, dtype=torch.float64) * 3.0  # ρ(A) = 3: both series diverge
+    with pytest.raises(ValueError, match="log-determinant series .* overflows"):
+        logdet_series(A, 2000, check=False)
+    with pytest.raises(ValueError, match="logarithm series .* overflows"):
+        logm_series(torch.eye(3, dtype=torch.float64) + A, 2000, check=False)
+    # fewer terms: a finite (diverging) partial sum, returned as asked
+    assert math.isfinite(float(logdet_series(A, 20, check=False)))
+
+
+@pytest.mark.parametrize("fn", [logm_series, logdet_series])
+def test_check_must_be_bool(fn):
+    with pytest.raises(TypeError, match="check must be a bool"):
+        fn(torch.eye(2, dtype=torch.float64) * 0.1, 3, check="no")

@@ -1,4 +1,6 @@
-"""The chapters as files: committed without outputs, Claims list == claim(...) calls, Colab URL, template."""
+"""The chapters as files: committed without outputs, Claims list == claim(...) calls,
+Colab URL, template.
+"""
 
 from __future__ import annotations
 
@@ -119,7 +121,9 @@ def test_template_sections_in_order(path):
 
 
 def test_each_part_index_links_its_chapters():
-    """A part's landing page (book/<part>/index.md) links every chapter of that part that is in the book."""
+    """A part's landing page (book/<part>/index.md) links every chapter of that part
+    that is in the book.
+    """
     for index in sorted((ROOT / "book").glob("*/index.md")):
         text = index.read_text(encoding="utf-8")
         part = index.parent.name
@@ -133,7 +137,9 @@ def test_each_part_index_links_its_chapters():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_no_figure_is_displayed_twice(path):
-    """A cell ending in a bare Figure name shows it twice (inline backend + repr): end it with plt.show()."""
+    """A cell ending in a bare Figure name shows it twice (inline backend + repr): end
+    it with plt.show().
+    """
     for i, cell in enumerate(_nb(path)["cells"]):
         if cell["cell_type"] != "code":
             continue
@@ -150,7 +156,9 @@ def test_no_figure_is_displayed_twice(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_relative_links_resolve(path):
-    """Links to other chapters or pages must exist (a planned chapter is linked through its part's index page)."""
+    """Links to other chapters or pages must exist (a planned chapter is linked through
+    its part's index page).
+    """
     for i, cell in enumerate(_nb(path)["cells"]):
         if cell["cell_type"] != "markdown":
             continue
@@ -166,8 +174,9 @@ def test_relative_links_resolve(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_every_claim_block_asserts_something(path):
-    """A ``with claim(...)`` body must contain an assert statement or an assert_* call (claim() enforces it
-    at run time too; this scan catches it without running the chapter)."""
+    """A ``with claim(...)`` body must contain an assert statement or an assert_* call
+    (claim() enforces it at run time too; this scan catches it without running the
+    chapter)."""
     empty = []
     for i, cell in enumerate(_nb(path)["cells"]):
         if cell["cell_type"] == "code":
@@ -217,4 +226,6 @@ def test_the_intro_map_marks_exactly_the_parts_still_being_written():
         assert row, f"the intro's map has no row for {part}"
         planned = "| planned |" in index.read_text(encoding="utf-8")
         marked = "being written" in row.group(0)
-        assert planned == marked, f"{part}: planned chapters {planned}, marked being written {marked}"
+        assert planned == marked, (
+            f"{part}: planned chapters {planned}, marked being written {marked}"
+        )

@@ -1,8 +1,9 @@
 """Tests for kexue_lib.position (chapters book/position/*).
 
-Reference computations are written independently of the library: the inverse-frequency recipe and the
-``rotate_half`` form used by common open-source Transformer code, complex multiplication for adjacent pairs,
-matrix exponentials (scipy) for the rotation matrices, the ALiBi paper's slope recipe, brute-force loops.
+Reference computations are written independently of the library: the inverse-frequency
+recipe and the ``rotate_half`` form used by common open-source Transformer code, complex
+multiplication for adjacent pairs, matrix exponentials (scipy) for the rotation
+matrices, the ALiBi paper's slope recipe, brute-force loops.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-# --- reference implementations (independent of the library) ----------------------------------------------
+# --- reference implementations (independent of the library) -------------------------
 
 
 def ref_inv_freq(dim: int, base: float) -> torch.Tensor:
@@ -66,7 +67,9 @@ def ref_rope_split_half(
 def ref_rope_complex(
     x: torch.Tensor, pos: torch.Tensor, inv: torch.Tensor
 ) -> torch.Tensor:
-    """Adjacent pairs as complex numbers x[2i] + 1j·x[2i+1], multiplied by exp(1j·pos·θ_i)."""
+    """Adjacent pairs as complex numbers x[2i] + 1j·x[2i+1], multiplied by
+    exp(1j·pos·θ_i).
+    """
     xc = torch.view_as_complex(x.to(F64).reshape(*x.shape[:-1], -1, 2).contiguous())
     rot = torch.polar(
         torch.ones(len(pos), len(inv), dtype=F64),
@@ -76,7 +79,9 @@ def ref_rope_complex(
 
 
 def ref_rotation_matrix(m: float, inv: np.ndarray) -> np.ndarray:
-    """R(m) = expm(m·B), B block-diagonal with blocks [[0, −θ], [θ, 0]] (adjacent pairs)."""
+    """R(m) = expm(m·B), B block-diagonal with blocks [[0, −θ], [θ, 0]] (adjacent
+    pairs).
+    """
     d = 2 * len(inv)
     B = np.zeros((d, d))
     for i, t in enumerate(inv):
@@ -86,7 +91,9 @@ def ref_rotation_matrix(m: float, inv: np.ndarray) -> np.ndarray:
 
 
 def ref_alibi_slopes(n: int) -> list[float]:
-    """The ALiBi paper's recipe: geometric sequence starting at 2^(-8/n); non-powers of two interleave."""
+    """The ALiBi paper's recipe: geometric sequence starting at 2^(-8/n); non-powers of
+    two interleave.
+    """
 
     def power_of_2(k):
         start = 2 ** (-(2 ** -(math.log2(k) - 3)))
@@ -98,7 +105,7 @@ def ref_alibi_slopes(n: int) -> list[float]:
     return power_of_2(closest) + ref_alibi_slopes(2 * closest)[0::2][: n - closest]
 
 
-# --- sinusoidal_pe ---------------------------------------------------------------------------------------
+# --- sinusoidal_pe ------------------------------------------------------------------
 
 
 def test_sinusoidal_matches_vaswani_formula():
@@ -130,7 +137,7 @@ def test_sinusoidal_inner_product_depends_on_difference(m, n, s, d):
     assert abs(a.item() - expected) < 1e-10
 
 
-# --- rope_inv_freq / apply_rope --------------------------------------------------------------------------
+# --- rope_inv_freq / apply_rope -----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -226,7 +233,7 @@ def test_apply_rope_norm_broadcast_dtype_and_gradient():
     assert xr.grad is not None and torch.isfinite(xr.grad).all()
 
 
-# --- rope_2d ---------------------------------------------------------------------------------------------
+# --- rope_2d ------------------------------------------------------------------------
 
 
 @settings(max_examples=25, deadline=None)
@@ -263,7 +270,7 @@ def test_rope_2d_is_blockwise_1d_rope():
     )
 
 
-# --- rope_scaling ----------------------------------------------------------------------------------------
+# --- rope_scaling -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("d", [8, 64, 128])
@@ -287,7 +294,8 @@ def test_rope_scaling_kinds_against_formulas(d, k):
     )
     # ntk-fixed: θ_m = n / (λ (βλ)^(m−1)), m = i + 1
     assert torch.allclose(got["ntk-fixed"], theta / lam ** (idx + 1), rtol=1e-12)
-    # the lowest frequency is divided by exactly k for pi / ntk-aware / ntk-fixed / ntk-mixed
+    # the lowest frequency is divided by exactly k for pi / ntk-aware / ntk-fixed /
+    # ntk-mixed
     for kind in ("pi", "ntk-aware", "ntk-fixed", "ntk-mixed"):
         assert got[kind][-1].item() == pytest.approx(theta[-1].item() / k, rel=1e-12)
     # the highest frequency is untouched by none / ntk-old / ntk-aware
@@ -327,7 +335,7 @@ def test_rope_scaling_dtype_and_b_ignored_elsewhere():
     )
 
 
-# --- logn_scale ------------------------------------------------------------------------------------------
+# --- logn_scale ---------------------------------------------------------------------
 
 
 def test_logn_scale_values():
@@ -340,7 +348,7 @@ def test_logn_scale_values():
     assert torch.allclose(t2, torch.tensor([0.0, math.log(8) / math.log(64)]))
 
 
-# --- ALiBi -----------------------------------------------------------------------------------------------
+# --- ALiBi --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("heads", [1, 2, 3, 5, 6, 8, 12, 16, 24, 32])
@@ -370,7 +378,7 @@ def test_alibi_bias_brute_force():
     assert not torch.signbit(bias.diagonal(dim1=-2, dim2=-1)).any()  # +0, not −0
 
 
-# --- KERPLE ----------------------------------------------------------------------------------------------
+# --- KERPLE -------------------------------------------------------------------------
 
 
 def test_kerple_bias_brute_force_both_kinds():
@@ -397,7 +405,7 @@ def test_kerple_bias_per_head_tensors_and_gradients():
         r1.grad = r2.grad = None
 
 
-# --- sliding window --------------------------------------------------------------------------------------
+# --- sliding window -----------------------------------------------------------------
 
 
 @settings(max_examples=25, deadline=None)
@@ -413,7 +421,7 @@ def test_sliding_window_mask_brute_force(n, w, causal):
         assert torch.equal(m, torch.ones(n, n, dtype=torch.bool).tril())
 
 
-# --- XPOS ------------------------------------------------------------------------------------------------
+# --- XPOS ---------------------------------------------------------------------------
 
 
 def test_xpos_zeta_matches_paper_and_relative_decay():
@@ -447,7 +455,7 @@ def test_xpos_zeta_matches_paper_and_relative_decay():
     assert xpos_scale(torch.arange(3), 4).shape == (3, 4)
 
 
-# --- random positions ------------------------------------------------------------------------------------
+# --- random positions ---------------------------------------------------------------
 
 
 def test_random_position_ids_properties():
@@ -469,7 +477,7 @@ def test_random_position_ids_properties():
     assert len(torch.unique(batch)) == 256
 
 
-# --- ValueErrors -----------------------------------------------------------------------------------------
+# --- ValueErrors --------------------------------------------------------------------
 
 
 def test_value_errors():
@@ -479,7 +487,6 @@ def test_value_errors():
         (lambda: sinusoidal_pe(0, 8), "n"),
         (lambda: rope_inv_freq(7), "d"),
         (lambda: rope_inv_freq(8, base=1.0), "base"),
-        (lambda: rope_inv_freq(8.0), "d"),
         (lambda: apply_rope(torch.zeros(3, 7), torch.arange(3), rope_inv_freq(8)), "d"),
         (lambda: apply_rope(x, torch.arange(3), rope_inv_freq(6)), "inv_freq"),
         (lambda: apply_rope(x, torch.arange(4), rope_inv_freq(8)), "positions"),
@@ -487,7 +494,10 @@ def test_value_errors():
         (lambda: pairs_to_halves(torch.zeros(3)), "x"),
         (lambda: halves_to_pairs(torch.zeros(5)), "x"),
         (lambda: rope_2d(torch.zeros(3, 6), torch.arange(3), torch.arange(3)), "d"),
-        (lambda: rope_2d(x, torch.arange(3), torch.arange(2)), "xs and ys"),
+        (
+            lambda: rope_2d(x, torch.arange(3), torch.arange(2)),
+            "ys must have the shape of xs",
+        ),
         (lambda: rope_scaling("yarn", 8, 2.0), "kind"),
         (lambda: rope_scaling("pi", 7, 2.0), "d"),
         (lambda: rope_scaling("pi", 8, 0.5), "factor"),
@@ -504,7 +514,7 @@ def test_value_errors():
         (lambda: kerple_bias(4, -1.0, 1.0), "r1"),
         (lambda: kerple_bias(4, 1.0, 0.0), "r2"),
         (lambda: kerple_bias(4, 1.0, 2.5, "power"), "r2"),
-        (lambda: kerple_bias(4, torch.ones(2), torch.ones(3)), "r1 and r2"),
+        (lambda: kerple_bias(4, torch.ones(2), torch.ones(3)), "r1, r2 must"),
         (lambda: sliding_window_mask(4, 0), "window"),
         (lambda: sliding_window_mask(0, 2), "n"),
         (lambda: xpos_scale(torch.arange(3), 5), "d"),
@@ -516,4 +526,23 @@ def test_value_errors():
     ]
     for fn, name in cases:
         with pytest.raises(ValueError, match=name):
+            fn()
+
+
+def test_type_errors():
+    x = torch.zeros(3, 8)
+    cases = [
+        (lambda: rope_inv_freq(8.0), "d must be an even int"),
+        (lambda: sinusoidal_pe("4", 8), "n must be an int"),
+        (lambda: apply_rope([[0.0] * 8] * 3, torch.arange(3), rope_inv_freq(8)), "x"),
+        (lambda: apply_rope(x, "abc", rope_inv_freq(8)), "positions"),
+        (lambda: apply_rope(x, torch.arange(3), [1.0] * 4), "inv_freq"),
+        (lambda: rope_scaling(3, 8, 2.0), "kind"),
+        (lambda: logn_scale("10", 64), "n"),
+        (lambda: kerple_bias(4, "1", 1.0), "r1"),
+        (lambda: sliding_window_mask(4, 2, causal="yes"), "causal"),
+        (lambda: random_position_ids(2, 4, generator=0), "generator"),
+    ]
+    for fn, name in cases:
+        with pytest.raises(TypeError, match=name):
             fn()

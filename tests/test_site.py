@@ -1,11 +1,13 @@
 """The built site, opened in headless Chromium with the network unreachable.
 
-For every chapter page: the mathematics is typeset (MathJax ran, no raw ``\\(`` or ``$$`` left in the text),
-every image loaded, no request left the machine, and moving the first Explore slider changes the figure shown.
-Screenshots go to ``_build/screenshots/`` for a look by eye.
+For every chapter page: the mathematics is typeset (MathJax ran, no raw ``\\(`` or
+``$$`` left in the text), every image loaded, no request left the machine, and moving
+the first Explore slider changes the figure shown. Screenshots go to
+``_build/screenshots/`` for a look by eye.
 
-The site is built (or, thanks to the execution cache, reused) with ``make book``. Chromium and ChromeDriver come
-from Debian (``.ci/run`` installs them); without them the test is skipped locally and fails under CI.
+The site is built (or, thanks to the execution cache, reused) with ``make book``.
+Chromium and ChromeDriver come from Debian (``.ci/run`` installs them); without them the
+test is skipped locally and fails under CI.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def _browser_paths():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not (chromium and driver):
-        msg = "Debian's chromium and chromium-driver are needed for the browser test (.ci/run installs them)"
+        msg = (
+            "Debian's chromium and chromium-driver are needed for the browser test "
+            "(.ci/run installs them)"
+        )
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
@@ -83,8 +88,8 @@ def driver(tmp_path_factory):
         "--disable-dev-shm-usage",
         "--window-size=1280,2000",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        # The network is unreachable: every non-loopback request goes to a proxy that does not exist and no
-        # name resolves. Loopback (our server) is never proxied.
+        # The network is unreachable: every non-loopback request goes to a proxy that
+        # does not exist and no name resolves. Loopback (our server) is never proxied.
         "--proxy-server=http://127.0.0.1:9",
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     ]:
@@ -117,20 +122,27 @@ const t0 = Date.now();
   if (!document.querySelector('script[src*="mathjax"]')) { done('no math on page'); }
   else if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     MathJax.startup.promise.then(() => done('ok'), e => done('error: ' + e));
-  } else if (Date.now() - t0 > 30000) { done('no MathJax'); } else { setTimeout(poll, 100); }
+  } else if (Date.now() - t0 > 30000) { done('no MathJax'); }
+  else { setTimeout(poll, 100); }
 })();
 """
 
 _PROSE_TEXT = """
 const main = document.querySelector('main') || document.body;
 const clone = main.cloneNode(true);
-clone.querySelectorAll('pre, code, .highlight, script, style, mjx-container, .cell_output').forEach(n => n.remove());
+clone.querySelectorAll(
+  'pre, code, .highlight, script, style, mjx-container, .cell_output'
+).forEach(n => n.remove());
 return clone.innerText;
 """
 
 _IMAGES = """
 return Array.from(document.querySelectorAll('main img')).map(
-  i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0, visible: i.offsetParent !== null}));
+  i => ({
+    src: i.currentSrc || i.src,
+    ok: i.complete && i.naturalWidth > 0,
+    visible: i.offsetParent !== null,
+  }));
 """
 
 
@@ -163,7 +175,8 @@ def _assert_offline_and_typeset(drv, base: str, page: str):
     text = drv.execute_script(_PROSE_TEXT)
     for raw in ("\\(", "\\)", "$$", "\\[", "\\begin{"):
         assert raw not in text, (
-            f"{page}: untypeset math {raw!r} near: {text[max(0, text.find(raw) - 60) : text.find(raw) + 60]!r}"
+            f"{page}: untypeset math {raw!r} near: "
+            f"{text[max(0, text.find(raw) - 60) : text.find(raw) + 60]!r}"
         )
     assert (
         drv.execute_script("return document.querySelectorAll('mjx-container').length")
@@ -195,13 +208,17 @@ def test_chapter_page_typesets_loads_figures_and_slider_moves(site, driver, page
     path = _visit(driver, site, page, page.replace("/", "_"))
     _assert_offline_and_typeset(driver, site, page)
 
-    # Widgets are rendered by the local HTML manager after load; wait for the Explore slider.
+    # Widgets are rendered by the local HTML manager after load; wait for the Explore
+    # slider.
     WebDriverWait(driver, 30).until(
         lambda d: d.find_elements(
             By.CSS_SELECTOR,
             ".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle",
         ),
-        message=f"{page}: no slider rendered (widget state missing or widget manager not loaded)",
+        message=(
+            f"{page}: no slider rendered (widget state missing or widget manager "
+            "not loaded)"
+        ),
     )
     WebDriverWait(driver, 30).until(
         lambda d: all(i["ok"] for i in d.execute_script(_IMAGES))
@@ -209,17 +226,22 @@ def test_chapter_page_typesets_loads_figures_and_slider_moves(site, driver, page
     images = driver.execute_script(_IMAGES)
     assert images, f"{page}: no figures"
     assert all(i["ok"] for i in images), (
-        f"{page}: images failed to load: {[i['src'][:80] for i in images if not i['ok']]}"
+        f"{page}: images failed to load: "
+        f"{[i['src'][:80] for i in images if not i['ok']]}"
     )
 
-    # Move the first slider one step with the keyboard and check that the displayed figure changed.
+    # Move the first slider one step with the keyboard and check that the displayed
+    # figure changed.
     handle = driver.find_elements(
         By.CSS_SELECTOR, ".widget-slider .noUi-handle, .jupyter-widgets .noUi-handle"
     )[0]
     box = handle.find_element(
         By.XPATH, "ancestor::div[contains(@class,'widget-vbox')][1]"
     )
-    shown = "return Array.from(arguments[0].querySelectorAll('img')).filter(i => i.offsetParent !== null).map(i => i.src);"
+    shown = (
+        "return Array.from(arguments[0].querySelectorAll('img'))"
+        ".filter(i => i.offsetParent !== null).map(i => i.src);"
+    )
     before = driver.execute_script(shown, box)
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
     driver.save_screenshot(str(path.with_name(path.stem + "-explore-before.png")))

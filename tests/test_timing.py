@@ -1,4 +1,6 @@
-"""kexue_lib.timing: interleaved wall-clock sampling (no timing is asserted, only the calling pattern)."""
+"""kexue_lib.timing: interleaved wall-clock sampling (no timing is asserted, only the
+calling pattern).
+"""
 
 from __future__ import annotations
 
@@ -40,15 +42,20 @@ def test_keys_may_be_tuples_and_max_inner_caps_the_repeats():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, exc, match",
     [
-        (dict(calls={}, rounds=1), "calls"),
-        (dict(calls={"x": 3}, rounds=1), "callable"),
-        (dict(calls={"x": lambda: None}, rounds=0), "rounds"),
-        (dict(calls={"x": lambda: None}, rounds=True), "rounds"),
-        (dict(calls={"x": lambda: None}, rounds=1, max_inner=0), "max_inner"),
+        (dict(calls={}, rounds=1), ValueError, "calls must be a non-empty mapping"),
+        (dict(calls=[lambda: None], rounds=1), TypeError, "calls must be a non-empty"),
+        (dict(calls={"x": 3}, rounds=1), TypeError, r"calls\['x'\] must be callable"),
+        (dict(calls={"x": lambda: None}, rounds=0), ValueError, "rounds"),
+        (dict(calls={"x": lambda: None}, rounds=True), TypeError, "rounds"),
+        (
+            dict(calls={"x": lambda: None}, rounds=1, max_inner=0),
+            ValueError,
+            "max_inner",
+        ),
     ],
 )
-def test_bad_arguments_raise_value_error(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_raise(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
         interleaved_times(**kwargs)

@@ -68,9 +68,9 @@ def test_uniae_mask_errors():
         uniae_mask(torch.tensor([0, 1, 0]))
     with pytest.raises(ValueError, match="segment_ids"):
         uniae_mask(torch.tensor([0, 2]))
-    with pytest.raises(ValueError, match="segment_ids"):
+    with pytest.raises(TypeError, match="segment_ids"):
         uniae_mask(torch.tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match="segment_ids"):
+    with pytest.raises(TypeError, match="segment_ids"):
         uniae_mask([0, 1])
     with pytest.raises(ValueError, match="cls_position"):
         uniae_mask(torch.tensor([0, 0, 1]), cls_position=2)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kexue_lib.vq import VectorQuantizer, VQOutput, code_perplexity, straight_through
 
-# --- straight_through -----------------------------------------------------------------------------------
+# --- straight_through ----------------------------------------------------------------
 
 
 def test_straight_through_value_and_identity_jacobian():
@@ -30,13 +30,13 @@ def test_straight_through_value_and_identity_jacobian():
 
 
 def test_straight_through_rejects_mismatch():
-    with pytest.raises(ValueError, match="z and zq"):
+    with pytest.raises(ValueError, match="zq must have the shape of z"):
         straight_through(torch.zeros(2, 3), torch.zeros(3, 2))
-    with pytest.raises(TypeError, match="z and zq"):
+    with pytest.raises(TypeError, match="z must be a torch.Tensor"):
         straight_through(np.zeros(2), torch.zeros(2))
 
 
-# --- VectorQuantizer: lookup ----------------------------------------------------------------------------
+# --- VectorQuantizer: lookup --------------------------------------------------------
 
 
 @settings(deadline=None, max_examples=25)
@@ -79,13 +79,14 @@ def test_float64_and_ties_go_to_lower_index():
     assert out.quantized.dtype == torch.float64
 
 
-# --- VectorQuantizer: loss terms and gradients ----------------------------------------------------------
+# --- VectorQuantizer: loss terms and gradients --------------------------------------
 
 
 def _sonnet_style_loss(z, e_q, commitment_cost):
-    """The VQ-VAE loss as DeepMind's Sonnet VectorQuantizer defines it:
-    q_latent_loss = mean((quantized - sg(inputs))^2), e_latent_loss = mean((sg(quantized) - inputs)^2),
-    loss = q_latent_loss + commitment_cost * e_latent_loss; written out independently here."""
+    """The VQ-VAE loss as DeepMind's Sonnet VectorQuantizer defines it: q_latent_loss =
+    mean((quantized - sg(inputs))^2), e_latent_loss = mean((sg(quantized) - inputs)^2),
+    loss = q_latent_loss + commitment_cost * e_latent_loss; written out independently
+    here."""
     q_latent = ((e_q - z.detach()) ** 2).mean()
     e_latent = ((e_q.detach() - z) ** 2).mean()
     return q_latent + commitment_cost * e_latent
@@ -110,7 +111,8 @@ def test_loss_matches_sonnet_definition_values_and_gradients():
 
 
 def test_codebook_gradient_by_hand():
-    # d/de_k of beta * mean ||sg z - e_idx||^2 = -2 beta / (n D) * sum_{i in k} (z_i - e_k)
+    # d/de_k of beta * mean ||sg z - e_idx||^2 = -2 beta / (n D) * sum_{i in k} (z_i -
+    # e_k)
     torch.manual_seed(2)
     n, k, d, beta, gamma = 12, 4, 3, 0.7, 0.1
     vq = VectorQuantizer(k, d, beta=beta, gamma=gamma).double()
@@ -130,7 +132,8 @@ def test_codebook_gradient_by_hand():
     assert torch.allclose(
         g_z, 2 * gamma / (n * d) * (z.detach() - e), rtol=1e-12, atol=1e-15
     )
-    # the codebook term does not reach the encoder, the commitment term does not reach the codebook
+    # the codebook term does not reach the encoder, the commitment term does not reach
+    # the codebook
     assert out.codebook_loss.grad_fn is not None
     gz_cb = torch.autograd.grad(out.codebook_loss, z, allow_unused=True)[0]
     assert gz_cb is None or torch.all(gz_cb == 0)
@@ -149,7 +152,8 @@ def test_decoder_gradient_passes_straight_through_to_encoder():
 
 
 def test_stationary_codebook_is_mean_of_assigned_vectors():
-    # C5: with the assignment fixed, beta * sum_i ||z_i - e_k||^2 is minimised by the mean; gradient is 0 there
+    # C5: with the assignment fixed, beta * sum_i ||z_i - e_k||^2 is minimised by the
+    # mean; gradient is 0 there
     torch.manual_seed(4)
     vq = VectorQuantizer(3, 2).double()
     with torch.no_grad():
@@ -168,7 +172,7 @@ def test_stationary_codebook_is_mean_of_assigned_vectors():
     assert g.abs().max() < 1e-14
 
 
-# --- EMA ------------------------------------------------------------------------------------------------
+# --- EMA ----------------------------------------------------------------------------
 
 
 def test_ema_converges_to_kmeans_centroids_on_fixed_assignment():
@@ -180,7 +184,8 @@ def test_ema_converges_to_kmeans_centroids_on_fixed_assignment():
     for _ in range(400):
         vq.ema_update(z, idx)
     means = torch.stack([z[idx == j].mean(0) for j in range(k)])
-    # Laplace smoothing biases by O(eps): counts are 10 each, so the relative error is ~eps * K / n
+    # Laplace smoothing biases by O(eps): counts are 10 each, so the relative error is
+    # ~eps * K / n
     assert torch.allclose(vq.codebook, means, rtol=1e-5, atol=1e-5)
     assert torch.allclose(
         vq.ema_count, torch.full((k,), 10.0, dtype=torch.float64), rtol=1e-12
@@ -213,14 +218,13 @@ def test_ema_update_requires_ema_and_shapes():
         )
 
 
-# --- validation -----------------------------------------------------------------------------------------
+# --- validation ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "kwargs, name",
     [
         (dict(num_codes=0, dim=2), "num_codes"),
-        (dict(num_codes=2.5, dim=2), "num_codes"),
         (dict(num_codes=3, dim=0), "dim"),
         (dict(num_codes=3, dim=2, beta=-1.0), "beta"),
         (dict(num_codes=3, dim=2, gamma=-0.1), "gamma"),
@@ -234,12 +238,26 @@ def test_constructor_validation(kwargs, name):
         VectorQuantizer(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(num_codes=2.5, dim=2), "num_codes"),
+        (dict(num_codes=3, dim="2"), "dim"),
+        (dict(num_codes=3, dim=2, beta="1"), "beta"),
+        (dict(num_codes=3, dim=2, ema=1), "ema"),
+    ],
+)
+def test_constructor_type_validation(kwargs, name):
+    with pytest.raises(TypeError, match=name):
+        VectorQuantizer(**kwargs)
+
+
 def test_dim_mismatch_names_z():
     with pytest.raises(ValueError, match="z must have shape"):
         VectorQuantizer(3, 2)(torch.zeros(4, 3))
 
 
-# --- perplexity -----------------------------------------------------------------------------------------
+# --- perplexity ---------------------------------------------------------------------
 
 
 def test_perplexity_extremes_and_against_scipy_entropy():
@@ -269,7 +287,7 @@ def test_perplexity_validation():
         code_perplexity(torch.zeros(3, dtype=torch.long), 0)
     with pytest.raises(ValueError, match="indices"):
         code_perplexity(torch.tensor([0, 3]), 3)
-    with pytest.raises(ValueError, match="indices"):
+    with pytest.raises(TypeError, match="indices"):
         code_perplexity(torch.zeros(3), 3)
     with pytest.raises(ValueError, match="indices"):
         code_perplexity(torch.zeros(0, dtype=torch.long), 3)
@@ -290,8 +308,9 @@ def test_reset_codebook_sets_codes_and_ema_statistics():
 
 
 def test_ema_step_matches_sonnet_style_formula_and_quantises_with_old_codes():
-    # One EMA step written out independently (Sonnet's VectorQuantizerEMA without its zero-debiasing, from
-    # given statistics): N <- lam N + (1-lam) n, m <- lam m + (1-lam) sum z, e = m / smoothed(N).
+    # One EMA step written out independently (Sonnet's VectorQuantizerEMA without its
+    # zero-debiasing, from given statistics): N <- lam N + (1-lam) n, m <- lam m +
+    # (1-lam) sum z, e = m / smoothed(N).
     torch.manual_seed(7)
     k, d, lam, eps = 5, 3, 0.8, 1e-3
     vq = VectorQuantizer(k, d, ema=True, decay=lam, eps=eps).double()
@@ -324,9 +343,9 @@ def test_input_validation_nan_integer_and_index_range():
     vq = VectorQuantizer(3, 2, ema=True)
     with pytest.raises(ValueError, match="z must be finite"):
         vq(torch.tensor([[0.0, float("nan")]]))
-    with pytest.raises(ValueError, match="z must be a floating-point"):
+    with pytest.raises(TypeError, match="z must be a floating-point"):
         vq(torch.zeros(4, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="indices must lie"):
         vq.ema_update(torch.zeros(2, 2), torch.tensor([0, 3]))
-    with pytest.raises(ValueError, match="indices must be an integer"):
+    with pytest.raises(TypeError, match="indices must be an integer"):
         vq.ema_update(torch.zeros(2, 2), torch.zeros(2))

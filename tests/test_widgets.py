@@ -1,4 +1,6 @@
-"""kexue_lib.widgets: precomputed sliders (their structure is what makes them move without a kernel)."""
+"""kexue_lib.widgets: precomputed sliders (their structure is what makes them move
+without a kernel).
+"""
 
 from __future__ import annotations
 
