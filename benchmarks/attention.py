@@ -1,42 +1,56 @@
-"""Time the attention kernels of ``kexue_lib.attention`` against PyTorch's fused SDPA.
+"""Attention kernels of ``kexue_lib.attention`` against their roofline on this machine.
 
-For each sequence length n (default 256 … 16384), d = 64, 4 heads, batch 1, float32, causal and not, it times
+For each sequence length n (default 256 … 16384), d = 64, 4 heads, batch 1, float32,
+causal and not, it times
 
-* ``sdpa``     — ``torch.nn.functional.scaled_dot_product_attention`` (the baseline; ``is_causal`` for causal);
-* ``linear``   — ``linear_attention(..., feature="elu1")`` (non-causal: two matmuls; causal: chunked scan);
-* ``nystrom``  — ``nystrom_attention(..., num_landmarks=64)`` (non-causal only),
+* ``sdpa``    — ``torch.nn.functional.scaled_dot_product_attention`` (PyTorch's fused
+  kernel);
+* ``linear``  — ``linear_attention(..., feature="elu1")`` (non-causal: two products;
+  causal: chunked scan);
+* ``nystrom`` — ``nystrom_attention(..., num_landmarks=64)`` (non-causal only: landmarks
+  mix the future),
 
-on the same inputs in the same run, and reports for each: speed-up over SDPA, the FLOP ratio (the speed-up the
-kernel would have if it ran at SDPA's own GFLOP/s), achieved GFLOP/s (from the flop counts below) as a fraction
-of the machine's measured float32 matmul throughput, and peak memory allocated during one call (torch profiler
-memory events: the largest running total of bytes allocated minus bytes freed). It prints a table and writes
-``benchmarks/results/attention.csv``.
+and reports each kernel's time against its **roofline**: the larger of
 
-Timing is *interleaved* (:func:`kexue_lib.timing.interleaved_times`): after one warm-up call each, every
-round calls SDPA and then each other kernel (the fast ones several times per round), for ``--repeats``
-rounds, and each kernel's median and minimum are taken over its samples. All kernels are thus sampled over
-the same stretch of time, so a slow phase of a shared machine (seen here: the same call taking 7 ms one
-minute and 18 ms the next) inflates the baseline and the kernel alike instead of whichever happened to run
-during it. Run::
+* the compute bound — the kernel's matrix products, each timed *alone* on random inputs
+  of exactly the shapes the kernel multiplies (the same thin, batched shapes: an n × 64
+  by 64 × 64 product runs far below the square-matrix peak, so a square-matmul peak
+  would flatter no kernel); and
+* the memory bound — the minimal bytes a kernel must move (read Q, K, V, write the
+  output, float32) divided by the machine's measured copy bandwidth (a 64 MiB ``copy_``,
+  read + write counted).
+
+``× roofline`` = median time ÷ roofline: 1 is as fast as the products it cannot avoid
+(or the bytes it must move); the goal for linear attention at n = 8192 is ≤ 2.
+Element-wise work (feature maps, normalisers, softmax) counts in the kernel's time but
+not in its roofline: it is what a fused kernel would hide.
+
+Method: threads are pinned (``--threads``, default all cores: ``torch.set_num_threads``
+and the process's CPU affinity); kernels are timed interleaved, **one call per kernel
+per round** (no back-to-back repeats that would favour a kernel whose data stay in
+cache), for ``--rounds`` rounds after a warm-up; each time is the median with the
+interquartile range (IQR) of its samples. Next to every time stands the kernel's output
+error against exact softmax attention (float64, blockwise), relative Frobenius norm:
+linear attention is a different model, not an approximation of softmax, and its error
+says so; Nyström approximates softmax. The SDPA ratio (speed-up over SDPA) is kept as a
+column.
 
     .venv/bin/python benchmarks/attention.py            # full run, n = 256 … 16384
-    .venv/bin/python benchmarks/attention.py --quick    # n = 256 … 2048, fewer repeats
+    .venv/bin/python benchmarks/attention.py --quick    # n = 256 … 2048, 5 rounds
 
-Flop counts (multiply-add = 2 flops, per head): SDPA 4n²d (causal: half); linear non-causal 4nrd + 2nr
-(r = d features); linear causal with chunk C: 2nC(r + d) + 4nrd + 2nr (the triangular matrix products that
-prefix the chunk states, about 2nrd·32/C more, are overhead of the implementation and not counted);
-Nyström with m landmarks: 2nm(2d + 2d) + 2m²d + 8·m³·iters (approximately). Timings on a shared machine are
-inflated and noisy; the load average is printed next to the table.
-"""
+Writes ``benchmarks/results/attention.csv`` and prints a table; never part of ``make
+test`` (a smoke test only checks that it runs and writes its rows)."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -49,102 +63,110 @@ from kexue_lib.timing import interleaved_times  # noqa: E402
 CHUNK = 64
 LANDMARKS = 64
 PINV_ITERS = 6
+GOAL = 2.0
 
 
-def timeit(fn, repeats: int) -> tuple[float, float]:
-    """(median, min) wall time of ``fn()`` over ``repeats`` calls after one warm-up call."""
+def quartiles(xs: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile) of the samples (inclusive method)."""
+    if len(xs) < 2:
+        return xs[0], xs[0], xs[0]
+    q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return q1, med, q3
+
+
+def median_time(fn: Callable[[], object], rounds: int) -> float:
     fn()
     ts = []
-    for _ in range(repeats):
+    for _ in range(rounds):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), min(ts)
+    return statistics.median(ts)
 
 
-def peak_bytes(fn) -> int:
-    """Peak of (allocated − freed) bytes on the CPU during one call of ``fn`` (torch profiler memory events)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    # the profiler's C++ backend logs "profiler_start/stop" lines straight to file descriptor 2: silence it
-    # for the duration of the one profiled call (Python-level errors are raised, not printed, so none is lost)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            with profile(
-                activities=[ProfilerActivity.CPU], profile_memory=True
-            ) as prof:
-                fn()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    events = [
-        e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
-    ]
-    events.sort(key=lambda e: e.start_ns())
-    cur = peak = 0
-    for e in events:
-        cur += e.nbytes()
-        peak = max(peak, cur)
-    return peak
+def copy_bandwidth(rounds: int) -> float:
+    """Bytes per second of a 64 MiB float32 ``copy_`` (read + write counted)."""
+    src = torch.randn(16 * 2**20)
+    dst = torch.empty_like(src)
+    t = median_time(lambda: dst.copy_(src), max(rounds, 5))
+    return 2 * src.numel() * 4 / t
 
 
-def matmul_gflops(sizes, repeats: int) -> float:
-    """The machine's float32 matmul throughput: the best, over square sizes, of the median GFLOP/s."""
-    best = 0.0
-    for size in sizes:
-        a, b = torch.randn(size, size), torch.randn(size, size)
-        med, _ = timeit(lambda: a @ b, max(repeats, 5))
-        best = max(best, 2 * size**3 / med / 1e9)
-    return best
-
-
-def flops(kernel: str, n: int, d: int, heads: int, causal: bool) -> float:
-    r = d
+def gemm_shapes(kernel: str, n: int, d: int, h: int, causal: bool) -> list[tuple]:
+    """The batched products ``(batch, rows, inner, cols)`` a kernel cannot avoid."""
+    r = d  # elu+1 features: r = d
     if kernel == "sdpa":
-        f = 4 * n * n * d / (2 if causal else 1)
-    elif kernel == "linear":
+        # QKᵀ and PV; causal: the fused kernel skips the masked half (half the rows)
+        rows = n // 2 if causal else n
+        return [(h, rows, d, n), (h, rows, n, d)]
+    if kernel == "linear":
+        if not causal:
+            return [
+                (h, r, n, d),
+                (h, n, r, d),
+                (h, 1, n, r),
+            ]  # φ(K)ᵀV, φ(Q)S, normaliser
         c = min(CHUNK, n)
-        f = (2 * n * c * (r + d) if causal else 0) + 4 * n * r * d + 2 * n * r
-    elif kernel == "nystrom":
+        b = h * (n // c)
+        # per chunk: scores φ(Q_c)φ(K_c)ᵀ, masked scores × V_c,
+        # chunk state φ(K_c)ᵀV_c, φ(Q_c)·state
+        return [(b, c, r, c), (b, c, c, d), (b, r, c, d), (b, c, r, d)]
+    if kernel == "nystrom":
         m = LANDMARKS
-        f = 2 * n * m * 4 * d + 2 * m * m * d + 8 * m**3 * PINV_ITERS
-    else:  # pragma: no cover
-        raise ValueError(kernel)
-    return heads * f
+        shapes = [(h, n, d, m), (h, m, d, m), (h, m, d, n), (h, m, n, d), (h, m, m, d)]
+        shapes += [(h, n, m, d)]
+        shapes += [(h, m, m, m)] * (4 * PINV_ITERS)  # four m×m products per iteration
+        return shapes
+    raise ValueError(f"unknown kernel {kernel!r}")
+
+
+def compute_bound(shapes: list[tuple], rounds: int) -> tuple[float, float]:
+    """(seconds, flops) of the products in ``shapes``, each timed alone."""
+    total = flops = 0.0
+    for b, i, k, j in shapes:
+        x, y = torch.randn(b, i, k), torch.randn(b, k, j)
+        out = torch.empty(b, i, j)
+        total += median_time(lambda x=x, y=y, out=out: torch.bmm(x, y, out=out), rounds)
+        flops += 2.0 * b * i * k * j
+    return total, flops
+
+
+def exact_softmax(q, k, v, causal: bool, block: int = 1024) -> torch.Tensor:
+    """softmax(QKᵀ/√d)V in float64, a block of queries at a time (memory O(block·n))."""
+    q, k, v = q.double(), k.double(), v.double()
+    n, outs = q.shape[-2], []
+    for s in range(0, n, block):
+        logits = q[..., s : s + block, :] @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        if causal:
+            i = torch.arange(s, min(s + block, n))[:, None]
+            logits = logits.masked_fill(torch.arange(n)[None, :] > i, float("-inf"))
+        outs.append(torch.softmax(logits, -1) @ v)
+    return torch.cat(outs, -2)
+
+
+def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
+    return float((out.double() - ref).norm() / ref.norm())
+
+
+def pin_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cpus[:threads])
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="n = 256 … 2048 and 3 repeats (a smoke test)",
-    )
-    p.add_argument(
-        "--ns",
-        type=int,
-        nargs="+",
-        help="sequence lengths (default 256 … 16384 in powers of 2)",
-    )
+    p.add_argument("--quick", action="store_true", help="n = 256 … 2048, 5 rounds")
+    p.add_argument("--ns", type=int, nargs="+", help="sequence lengths")
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument(
-        "--repeats",
-        type=int,
-        default=None,
-        help="interleaved timing rounds (default 7, quick 3); fast kernels run several times per round",
+        "--rounds", type=int, default=None, help="timing rounds (default 15)"
     )
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch.set_num_threads (default: PyTorch's choice)",
-    )
-    p.add_argument(
-        "--no-memory", action="store_true", help="skip the peak-memory measurement"
+        "--no-error", action="store_true", help="skip the error against exact softmax"
     )
     p.add_argument(
         "--out",
@@ -152,23 +174,23 @@ def main(argv=None) -> int:
         default=Path(__file__).resolve().parent / "results" / "attention.csv",
     )
     args = p.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            p.error(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
     ns = args.ns or (
         [256, 512, 1024, 2048] if args.quick else [256 * 2**i for i in range(7)]
     )
-    repeats = args.repeats or (3 if args.quick else 7)
-    if min(ns) < 1 or args.heads < 1 or args.dim < 1 or repeats < 1:
-        p.error("n, heads, dim and repeats must be >= 1")
-
+    rounds = args.rounds or (5 if args.quick else 15)
+    for name, val in (("n", min(ns)), ("heads", args.heads), ("dim", args.dim)):
+        if val < 1:
+            p.error(f"--{name} must be >= 1, got {val}")
+    if rounds < 1 or args.threads < 1:
+        p.error(f"--rounds and --threads must be >= 1, got {rounds} and {args.threads}")
+    pin_threads(args.threads)
     torch.manual_seed(0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    peak = matmul_gflops((512, 1024) if args.quick else (512, 1024, 2048), repeats)
+    bw = copy_bandwidth(rounds)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-        f"load average {load:.1f}; float32 matmul: {peak:.1f} GFLOP/s (median)"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads pinned, "
+        f"load average {load:.2f}; copy bandwidth {bw / 1e9:.1f} GB/s; "
+        f"{rounds} rounds, one call per kernel per round; times are median [IQR]"
     )
     kernels = {
         "sdpa": lambda q, k, v, c: F.scaled_dot_product_attention(q, k, v, is_causal=c),
@@ -179,51 +201,58 @@ def main(argv=None) -> int:
             q, k, v, min(LANDMARKS, q.shape[-2]), PINV_ITERS
         ),
     }
-    rows = []
-    header = (
-        f"{'n':>6} {'causal':>6} {'kernel':>8} {'median ms':>10} {'min ms':>9} {'× SDPA':>8} {'FLOP ×':>7} "
-        f"{'GFLOP/s':>8} {'% mm':>6} {'peak MB':>8}"
+    head = (
+        f"{'n':>6} {'causal':>6} {'kernel':>7} {'median ms':>10} {'IQR ms':>13} "
+        f"{'roof ms':>8} {'bound':>7} {'× roof':>7} {'× SDPA':>7} {'error':>8}"
     )
-    print(header)
-    print("-" * len(header))
+    print(head)
+    print("-" * len(head))
+    rows = []
+    d, h = args.dim, args.heads
     for n in ns:
-        q, k, v = (torch.randn(1, args.heads, n, args.dim) for _ in range(3))
+        q, k, v = (torch.randn(1, h, n, d) for _ in range(3))
         for causal in (False, True):
-            # sdpa first: it is the baseline every ratio refers to
             calls = {
-                name: (lambda fn=fn: fn(q, k, v, causal))
+                name: (lambda fn=fn, q=q, k=k, v=v, c=causal: fn(q, k, v, c))
                 for name, fn in kernels.items()
                 if not (name == "nystrom" and causal)
-            }  # segment-mean landmarks mix future positions
-            samples = interleaved_times(calls, repeats)
+            }
+            samples = interleaved_times(calls, rounds, max_inner=1)
+            ref = None if args.no_error else exact_softmax(q, k, v, causal)
             base = statistics.median(samples["sdpa"])
             for name, call in calls.items():
-                med, mn = statistics.median(samples[name]), min(samples[name])
-                fl = flops(name, n, args.dim, args.heads, causal)
-                flop_ratio = flops("sdpa", n, args.dim, args.heads, causal) / fl
-                mem = float("nan") if args.no_memory else peak_bytes(call) / 2**20
-                row = dict(
-                    n=n,
-                    causal=causal,
-                    kernel=name,
-                    median_s=med,
-                    min_s=mn,
-                    samples=len(samples[name]),
-                    speedup_vs_sdpa=base / med,
-                    flop_ratio_vs_sdpa=flop_ratio,
-                    gflops=fl / med / 1e9,
-                    frac_matmul_peak=fl / med / 1e9 / peak,
-                    peak_mb=mem,
-                    heads=args.heads,
-                    d=args.dim,
-                    threads=torch.get_num_threads(),
-                    load=load,
-                    matmul_gflops=peak,
-                )
+                q1, med, q3 = quartiles(samples[name])
+                t_gemm, fl = compute_bound(gemm_shapes(name, n, d, h, causal), 3)
+                t_mem = 4 * h * n * d * 4 / bw
+                roof = max(t_gemm, t_mem)
+                err = float("nan") if ref is None else rel_error(call(), ref)
+                row = {
+                    "n": n,
+                    "causal": causal,
+                    "kernel": name,
+                    "median_s": med,
+                    "q1_s": q1,
+                    "q3_s": q3,
+                    "samples": len(samples[name]),
+                    "roofline_s": roof,
+                    "bound": "compute" if t_gemm >= t_mem else "memory",
+                    "gemm_s": t_gemm,
+                    "memory_s": t_mem,
+                    "gemm_gflops": fl / t_gemm / 1e9,
+                    "x_roofline": med / roof,
+                    "speedup_vs_sdpa": base / med,
+                    "rel_error_vs_softmax": err,
+                    "heads": h,
+                    "d": d,
+                    "threads": torch.get_num_threads(),
+                    "load": load,
+                    "copy_gb_s": bw / 1e9,
+                }
                 rows.append(row)
                 print(
-                    f"{n:>6} {str(causal):>6} {name:>8} {1e3 * med:10.2f} {1e3 * mn:9.2f} {base / med:8.1f} "
-                    f"{flop_ratio:7.1f} {row['gflops']:8.1f} {100 * row['frac_matmul_peak']:5.0f}% {mem:8.1f}",
+                    f"{n:>6} {str(causal):>6} {name:>7} {1e3 * med:10.2f} "
+                    f"[{1e3 * q1:5.2f}, {1e3 * q3:5.2f}] {1e3 * roof:8.2f} "
+                    f"{row['bound']:>7} {med / roof:7.2f} {base / med:7.1f} {err:8.1e}",
                     flush=True,
                 )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -231,8 +260,16 @@ def main(argv=None) -> int:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    lin = [r for r in rows if r["kernel"] == "linear" and r["n"] == 8192]
+    for r in lin:
+        verdict = "meets" if r["x_roofline"] <= GOAL else "misses"
+        print(
+            f"linear attention at n = 8192, causal={r['causal']}: "
+            f"{r['x_roofline']:.2f}× its roofline ({verdict} the ≤ {GOAL:g}× goal)"
+        )
     print(
-        f"wrote {args.out} ({len(rows)} rows); load average now {os.getloadavg()[0]:.1f}"
+        f"wrote {args.out} ({len(rows)} rows); "
+        f"load average now {os.getloadavg()[0]:.2f}"
     )
     return 0
 
