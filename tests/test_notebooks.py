@@ -208,8 +208,10 @@ READER_FILES = [*CHAPTERS, *sorted((ROOT / "book").glob("**/*.md")), ROOT / "REA
 )
 def test_reader_facing_text_never_mentions_the_planning(path):
     text = path.read_text(encoding="utf-8")
-    if path.suffix == ".ipynb":
-        text = "\n".join(_src(c) for c in _nb(path)["cells"])
+    if path.suffix == ".ipynb":  # the prose: a variable may well be called `probe`
+        text = "\n".join(
+            _src(c) for c in _nb(path)["cells"] if c["cell_type"] == "markdown"
+        )
     hits = re.findall(
         r".{0,40}(?:\bcatalogue\b|\bcatalog\b|(?<!linear )\bprobes?\b).{0,40}",
         text,
