@@ -342,12 +342,8 @@ def assert_close(
     rtol = V.real("rtol", rtol, ge=0)
     atol = V.real("atol", atol, ge=0)
     V.string("name", name)
-    a, e = (
-        _to_numpy(actual).astype(
-            np.complex128 if np.iscomplexobj(actual) else np.float64
-        ),
-        _to_numpy(expected),
-    )
+    a, e = _to_numpy(actual), _to_numpy(expected)
+    a = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
     if a.shape != e.shape and e.size != 1:
         raise AssertionError(f"{name}: shape {a.shape} differs from expected {e.shape}")
     if not np.all(np.isfinite(a)):

@@ -98,6 +98,13 @@ def test_assert_close_tolerances_and_nan():
     with pytest.raises(AssertionError, match="shape"):
         assert_close(np.zeros(3), np.zeros(2))
     assert assert_close(torch.tensor([1.0]), 1.0) == 0.0
+    # tensors that require grad, and complex tensors, are compared without fuss
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    assert assert_close(w * 1, torch.tensor([1.0, 2.0])) == 0.0
+    z = torch.tensor([1 + 2j], dtype=torch.complex128, requires_grad=True)
+    assert assert_close(z * 1, np.array([1 + 2j])) == 0.0
+    with pytest.raises(AssertionError, match="max error"):
+        assert_close(z * 1, np.array([1 + 2.1j]), rtol=1e-3)
 
 
 def test_assert_less_and_sympy_helpers():
