@@ -313,6 +313,14 @@ def generator(name: str, value) -> torch.Generator | None:
     return value
 
 
+def function(name: str, value):
+    """``value`` if it is callable (a function, a module, a lambda); ``TypeError``
+    otherwise."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {describe(value)}")
+    return value
+
+
 def module(name: str, value, *, optional: bool = False) -> torch.nn.Module | None:
     """``value`` if it is a ``torch.nn.Module`` (or ``None`` when ``optional``)."""
     if optional and value is None:

@@ -185,8 +185,10 @@ def test_training_arguments_are_validated():
         train_tiny_lms(TASK, {0: dict(seed=0, speed=3)}, **SMALL)
     with pytest.raises(TypeError, match="missing arguments"):
         train_tiny_lms(TASK, {0: dict(seed=0)}, vocab=8)
-    with pytest.raises(TypeError, match="jobs must be"):
+    with pytest.raises(ValueError, match="jobs must be a non-empty mapping"):
         train_tiny_lms(TASK, {}, **SMALL)
+    with pytest.raises(TypeError, match="jobs must be a non-empty mapping"):
+        train_tiny_lms(TASK, [(0, dict(seed=0))], **SMALL)
 
 
 # ---------------------------------------------------------------------------- scoring

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validate import choice, integer, real
+from .._validate import choice, integer, real, real_tensor
 
 __all__ = [
     "linear_schedule",
@@ -52,9 +52,7 @@ def from_alphas_cumprod(alphas_cumprod) -> tuple[torch.Tensor, torch.Tensor]:
 
     Both float64; ``ValueError`` unless ᾱ² lies in (0, 1) and strictly decreases.
     """
-    if not isinstance(alphas_cumprod, torch.Tensor):
-        alphas_cumprod = torch.as_tensor(alphas_cumprod)
-    a2 = alphas_cumprod.to(torch.float64)
+    a2 = real_tensor("alphas_cumprod", alphas_cumprod).to(torch.float64)
     alpha_bar = check_schedule(torch.sqrt(a2), name="alphas_cumprod")
     return alpha_bar, torch.sqrt(1.0 - a2)
 

@@ -302,7 +302,7 @@ def train_tiny_lms(
     Chapters: book/position/local-attention, position-robustness, beta-base-rope.
     """
     if not isinstance(jobs, Mapping) or not jobs:
-        raise TypeError(
+        raise (TypeError if not isinstance(jobs, Mapping) else ValueError)(
             f"jobs must be a non-empty mapping key -> dict of arguments, "
             f"got {V.describe(jobs)}"
         )
