@@ -37,8 +37,8 @@ $(STAMP): requirements.txt pyproject.toml | python-version
 
 venv: $(STAMP)
 
-# MathJax 3 and the widget HTML manager, from the npm registry, pinned and integrity-checked (kexue_lib/_book.py).
-$(ASSETS)/VERSIONS.json: kexue_lib/_book.py | $(STAMP)
+# MathJax 3 and the widget HTML manager, from the npm registry, pinned and integrity-checked (kexue_lib/_book/assets.py).
+$(ASSETS)/VERSIONS.json: kexue_lib/_book/assets.py | $(STAMP)
 	$(PY) -m kexue_lib._book assets $(ASSETS)
 
 assets: $(ASSETS)/VERSIONS.json
