@@ -260,6 +260,7 @@ def _cases() -> dict[str, Case]:
     eps0 = lambda x, t: torch.zeros_like(x)  # noqa: E731
     logits = lambda x, *a: x  # noqa: E731
     tmlp = D.TimeMLP(2, 2, 10)
+    cln = N.ConditionalLayerNorm(4, 2).double()
     return {
         # kexue_lib
         "seed_all": Case(lambda: seed_all("0"), "seed", lambda: seed_all(-1), "seed"),
@@ -785,6 +786,24 @@ def _cases() -> dict[str, Case]:
         ),
         "UniVAE.forward": Case(
             lambda: univae([[0, 1, 2]]), "src", lambda: univae(tok), "src"
+        ),
+        "unilm_mask": Case(
+            lambda: N.unilm_mask([0, 1]),
+            "segment_ids",
+            lambda: N.unilm_mask(torch.tensor([1, 0])),
+            "segment_ids",
+        ),
+        "ConditionalLayerNorm": Case(
+            lambda: N.ConditionalLayerNorm(4, 2.5),
+            "cond_dim",
+            lambda: N.ConditionalLayerNorm(4, 2, low_rank=0),
+            "low_rank",
+        ),
+        "ConditionalLayerNorm.forward": Case(
+            lambda: cln(_f(2, 4), [[0.0, 0.0]]),
+            "c",
+            lambda: cln(_f(2, 4), _f(3, 2)),
+            "c",
         ),
         # gan
         "mlp": Case(lambda: G.mlp(2.5, 1), "d_in", lambda: G.mlp(0, 1), "d_in"),

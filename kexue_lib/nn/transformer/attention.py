@@ -34,7 +34,12 @@ from torch import nn
 
 from ... import _validate as V
 
-__all__ = ["causal_mask", "attention_logits_bias", "MultiHeadAttention"]
+__all__ = [
+    "causal_mask",
+    "unilm_mask",
+    "attention_logits_bias",
+    "MultiHeadAttention",
+]
 
 
 Rotary = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
@@ -48,6 +53,40 @@ def causal_mask(n: int, device=None) -> torch.Tensor:
     """
     n = V.integer("n", n, minimum=1)
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+def unilm_mask(segment_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean UniLM sequence-to-sequence mask (``True`` = may attend) for
+    ``segment_ids`` of shape ``(n,)`` or ``(batch, n)``: 0 marks the source, 1 the
+    target, every source position before every target position.
+
+    Entry ``[i, j]`` (query i, key j) is True iff key j is in the source, or j ≤ i: the
+    source attends bidirectionally within itself (its queries never see the target,
+    which comes after it), and each target position sees the whole source and the
+    target up to itself (causal). One Transformer with this mask is an encoder for the
+    source and a decoder for the target (chapter ``nlp/seq2seq-qa``; the model of
+    ``nlp/conditional-layernorm`` uses the purely causal mask).
+
+    Returns ``(n, n)`` or ``(batch, n, n)`` on the device of ``segment_ids``.
+    ``TypeError`` for a non-integer tensor, ``ValueError`` for another shape, values
+    other than 0 and 1, or a source position after a target position.
+    """
+    shape = "(n,) or (batch, n)"
+    V.tensor("segment_ids", segment_ids, shape=shape, ndim=(1, 2), integral=True)
+    s = segment_ids.long()
+    if not bool(((s == 0) | (s == 1)).all()):
+        raise ValueError(
+            "segment_ids must contain only 0 (source) and 1 (target), "
+            f"got values {sorted(set(s.flatten().tolist()))}"
+        )
+    if s.shape[-1] > 1 and bool((s[..., 1:] < s[..., :-1]).any()):
+        raise ValueError(
+            "segment_ids must be non-decreasing (every source position before every "
+            "target position), got a 0 after a 1"
+        )
+    n = s.shape[-1]
+    causal = torch.ones(n, n, dtype=torch.bool, device=s.device).tril()
+    return (s == 0).unsqueeze(-2) | causal
 
 
 def _as_4d(

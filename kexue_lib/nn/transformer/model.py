@@ -12,7 +12,8 @@ from torch import nn
 
 from ... import _validate as V
 from .attention import causal_mask
-from .block import TransformerBlock
+from .block import TransformerBlock, apply_norm
+from .norm import ConditionalLayerNorm
 
 __all__ = ["TinyTransformer"]
 
@@ -42,6 +43,11 @@ class TinyTransformer(nn.Module):
     ``inv_freq``, ``rotary``, ``logit_scale``) go to every layer. With
     ``return_weights=True`` also returns the list of attention weights ``(b, h, n, n)``
     per layer.
+
+    Conditional generation (chapter ``nlp/conditional-layernorm``): with ``cond_dim``
+    every LayerNorm (two per block and the final one) is a
+    :class:`~kexue_lib.nn.transformer.norm.ConditionalLayerNorm` and ``forward`` takes
+    ``cond`` of shape ``(b, cond_dim)``; :meth:`condition_on` converts a trained model.
     """
 
     def __init__(
@@ -55,6 +61,8 @@ class TinyTransformer(nn.Module):
         max_len: int | None = None,
         causal: bool = True,
         mlp_ratio: int = 4,
+        cond_dim: int | None = None,
+        cond_low_rank: int | None = None,
     ):
         super().__init__()
         vocab = V.integer("vocab", vocab, minimum=2)
@@ -73,11 +81,36 @@ class TinyTransformer(nn.Module):
             nn.Embedding(max_len, d_model) if abs_pos == "learned" else None
         )
         self.blocks = nn.ModuleList(
-            TransformerBlock(d_model, n_heads, mlp_ratio=mlp_ratio)
+            TransformerBlock(
+                d_model,
+                n_heads,
+                mlp_ratio=mlp_ratio,
+                cond_dim=cond_dim,
+                cond_low_rank=cond_low_rank,
+            )
             for _ in range(n_layers)
         )
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = (
+            nn.LayerNorm(d_model)
+            if cond_dim is None
+            else ConditionalLayerNorm(d_model, cond_dim, cond_low_rank)
+        )
         self.head = nn.Linear(d_model, vocab)
+
+    def condition_on(
+        self, cond_dim: int, low_rank: int | None = None
+    ) -> list[nn.Parameter]:
+        """Make every LayerNorm conditional, keeping its trained γ and β: until the new
+        (zero-initialised) maps are trained, the model's logits are unchanged for every
+        condition. Returns the new maps' parameters, to fine-tune only those."""
+        new = []
+        for block in self.blocks:
+            new += block.condition_on(cond_dim, low_rank)
+        self.norm = ConditionalLayerNorm.from_layernorm(self.norm, cond_dim, low_rank)
+        new += [
+            p for n, p in self.norm.named_parameters() if n not in ("weight", "bias")
+        ]
+        return new
 
     def _absolute(self, positions: torch.Tensor) -> torch.Tensor:
         if self.abs_pos == "learned":
@@ -101,6 +134,7 @@ class TinyTransformer(nn.Module):
         mask: torch.Tensor | Sequence[torch.Tensor] | None = None,
         positions: torch.Tensor | None = None,
         return_weights: bool = False,
+        cond: torch.Tensor | None = None,
         **attn_kwargs,
     ):
         V.tensor("tokens", tokens, shape="(batch, n)", ndim=2, integral=True)
@@ -156,6 +190,7 @@ class TinyTransformer(nn.Module):
                 mask=m,
                 positions=positions,
                 return_weights=return_weights,
+                cond=cond,
                 **attn_kwargs,
             )
             if return_weights:
@@ -163,7 +198,7 @@ class TinyTransformer(nn.Module):
                 weights.append(w)
             else:
                 h = out
-        logits = self.head(self.norm(h))
+        logits = self.head(apply_norm(self.norm, h, cond))
         return (logits, weights) if return_weights else logits
 
 
