@@ -261,6 +261,9 @@ def _cases() -> dict[str, Case]:
     logits = lambda x, *a: x  # noqa: E731
     tmlp = D.TimeMLP(2, 2, 10)
     cln = N.ConditionalLayerNorm(4, 2).double()
+    fwd = lambda x0, e, t: 0.9 * x0 + 0.1 * e  # noqa: E731
+    inv = lambda x0, xt, t: (xt - 0.9 * x0) / 0.1  # noqa: E731
+    blur = D.LinearDegradation(D.heat_blur_operators(2, [0.0, 0.5, 1.0]))
     return {
         # kexue_lib
         "seed_all": Case(lambda: seed_all("0"), "seed", lambda: seed_all(-1), "seed"),
@@ -976,6 +979,38 @@ def _cases() -> dict[str, Case]:
             "steps",
             lambda: D.train_eps_model(tmlp, _f(3, 2), abar, steps=0),
             "steps",
+        ),
+        "udm_step": Case(
+            lambda: D.udm_step(1, inv, _f(2), _f(2), 5, 4),
+            "forward",
+            lambda: D.udm_step(
+                fwd, inv, _f(2), _f(2), 5, 4, sigma_tilde=1.5, noise=_f(2)
+            ),
+            "sigma_tilde",
+        ),
+        "cold_step": Case(
+            lambda: D.cold_step(_f(2), _f(2), blur, 2, 1, method=3),
+            "method",
+            lambda: D.cold_step(_f(2), _f(2), blur, 2, 2),
+            "s",
+        ),
+        "cold_sample": Case(
+            lambda: D.cold_sample("R", blur, _f(1, 4), 2),
+            "restore",
+            lambda: D.cold_sample(lambda x, t: x, blur, _f(1, 4), 2, final="last"),
+            "final",
+        ),
+        "heat_blur_operators": Case(
+            lambda: D.heat_blur_operators(2.0, [0.0]),
+            "side",
+            lambda: D.heat_blur_operators(2, [0.0, -1.0]),
+            "times",
+        ),
+        "LinearDegradation": Case(
+            lambda: D.LinearDegradation(torch.zeros(3, 4, 4, dtype=torch.int64)),
+            "operators",
+            lambda: D.LinearDegradation(_f(3, 4, 5)),
+            "operators",
         ),
         "mmd2_rbf": Case(
             lambda: D.mmd2_rbf(_f(3, 2), _f(3, 2), "b"),

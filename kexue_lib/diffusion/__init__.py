@@ -15,8 +15,19 @@ Modules:
 * :mod:`.mixture` — :class:`DiffusedMixture`: a Gaussian mixture with exact ε and
   class posteriors p_t(y | x).
 * :mod:`.metrics` — :func:`mmd2_rbf`, :func:`sliced_w1` (sample distances for toy data).
+* :mod:`.cold` — the unified view x_t = F_t(x₀, ε): :func:`udm_step`, and cold
+  diffusion's naive and improved samplers :func:`cold_step`, :func:`cold_sample`, with
+  the blur :func:`heat_blur_operators`, :class:`LinearDegradation`. Chapter
+  book/generative/unified-diffusion.
 """
 
+from .cold import (  # book/generative/unified-diffusion
+    LinearDegradation,
+    cold_sample,
+    cold_step,
+    heat_blur_operators,
+    udm_step,
+)
 from .ddim import ddim_coefficients, ddim_sample, ddim_sigma, ddim_step, predict_x0
 from .guidance import (
     cfg_eps,
@@ -33,9 +44,6 @@ from .schedule import (
     linear_schedule,
     timestep_subsequence,
 )
-
-# Cold-diffusion samplers (book/generative/unified-diffusion) go in the module .cold:
-# import them here (`from .cold import ...`) and add their names to __all__.
 
 __all__ = [
     "linear_schedule",
@@ -57,4 +65,9 @@ __all__ = [
     "train_eps_model",
     "mmd2_rbf",
     "sliced_w1",
+    "udm_step",
+    "cold_step",
+    "cold_sample",
+    "heat_blur_operators",
+    "LinearDegradation",
 ]
