@@ -237,6 +237,7 @@ def _cases() -> dict[str, Case]:
     from kexue_lib import nn as N
     from kexue_lib import ot as O
     from kexue_lib import position as P
+    from kexue_lib import sampling as S
     from kexue_lib.data import copy_task as task
     from kexue_lib.nn import training as T
     from kexue_lib.position import experiments as PE
@@ -261,6 +262,13 @@ def _cases() -> dict[str, Case]:
     logits = lambda x, *a: x  # noqa: E731
     tmlp = D.TimeMLP(2, 2, 10)
     cln = N.ConditionalLayerNorm(4, 2).double()
+    _p2 = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    bigram = S.BigramLM(_p2, torch.full((2, 2), 0.5, dtype=torch.float64), 3)
+    seqs = torch.zeros(2, 3, dtype=torch.long)
+    lrho, lq = bigram.log_prob, bigram.log_prob
+    f1 = lambda x: torch.ones(len(x), dtype=torch.float64)  # noqa: E731
+    bigram_sample = bigram.sample
+    prop = lambda x, generator=None: S.propose_edit(x, 2, generator=generator)  # noqa: E731
     fwd = lambda x0, e, t: 0.9 * x0 + 0.1 * e  # noqa: E731
     inv = lambda x0, xt, t: (xt - 0.9 * x0) / 0.1  # noqa: E731
     blur = D.LinearDegradation(D.heat_blur_operators(2, [0.0, 0.5, 1.0]))
@@ -1055,6 +1063,79 @@ def _cases() -> dict[str, Case]:
             lambda: NLP.whiten(np.zeros((5, 3)), k=4),
             "k",
         ),
+        # sampling
+        "BigramLM": Case(
+            lambda: S.BigramLM([0.5, 0.5], torch.eye(2, dtype=torch.float64), 3),
+            "start",
+            lambda: S.BigramLM(_p2, torch.eye(2, dtype=torch.float64), 0),
+            "length",
+        ),
+        "BigramLM.tempered": Case(
+            lambda: bigram.tempered("a"),
+            "temperature",
+            lambda: bigram.tempered(0.0),
+            "temperature",
+        ),
+        "importance_weights": Case(
+            lambda: S.importance_weights([0.0], _f(1)),
+            "log_rho",
+            lambda: S.importance_weights(torch.full((3,), -math.inf), _f(3)),
+            "log_rho",
+        ),
+        "importance_expectation": Case(
+            lambda: S.importance_expectation(3, lrho, bigram_sample, lq, 4),
+            "f",
+            lambda: S.importance_expectation(f1, lrho, bigram_sample, lq, 0),
+            "n_samples",
+        ),
+        "rejection_sample": Case(
+            lambda: S.rejection_sample(lrho, bigram_sample, lq, 0.0, 4, generator=0),
+            "generator",
+            lambda: S.rejection_sample(lrho, bigram_sample, lq, 0.0, 0),
+            "n_proposals",
+        ),
+        "metropolis_hastings": Case(
+            lambda: S.metropolis_hastings(lrho, prop, [[0, 1, 1]], 2),
+            "x0",
+            lambda: S.metropolis_hastings(lrho, prop, seqs, 0),
+            "n_steps",
+        ),
+        "gibbs_sweep": Case(
+            lambda: S.gibbs_sweep(lrho, seqs.float(), 2),
+            "x",
+            lambda: S.gibbs_sweep(lrho, seqs, 2, positions=[5]),
+            "positions",
+        ),
+        "propose_edit": Case(
+            lambda: S.propose_edit(seqs.float(), 2),
+            "x",
+            lambda: S.propose_edit(seqs, 2, moves=["swap"]),
+            "moves",
+        ),
+        "mh_acceptance": Case(
+            lambda: S.mh_acceptance(_f(2), [[1.0, 0.0], [0.0, 1.0]]),
+            "Q",
+            lambda: S.mh_acceptance(_f(2), torch.ones(2, 2, dtype=torch.float64)),
+            "Q",
+        ),
+        "mh_kernel": Case(
+            lambda: S.mh_kernel(_f(2), [[1.0, 0.0], [0.0, 1.0]]),
+            "Q",
+            lambda: S.mh_kernel(_f(2), torch.ones(2, 2, dtype=torch.float64)),
+            "Q",
+        ),
+        "contains_keywords": Case(
+            lambda: S.contains_keywords(seqs, "ab"),
+            "keywords",
+            lambda: S.contains_keywords(seqs, [-1]),
+            "keywords",
+        ),
+        "total_variation": Case(
+            lambda: S.total_variation("a", _p2),
+            "p",
+            lambda: S.total_variation(_p2, torch.ones(3, dtype=torch.float64) / 3),
+            "q",
+        ),
         # position.experiments
         "equal_mean_positions": Case(
             lambda: PE.equal_mean_positions(8.5, 2),
@@ -1118,6 +1199,7 @@ COVERED = [
     "kexue_lib.diffusion",
     "kexue_lib.nlp",
     "kexue_lib.position.experiments",
+    "kexue_lib.sampling",
 ]
 
 #: Public names that are not functions taking arguments: data containers and constants.
