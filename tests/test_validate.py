@@ -262,6 +262,7 @@ def _cases() -> dict[str, Case]:
     logits = lambda x, *a: x  # noqa: E731
     tmlp = D.TimeMLP(2, 2, 10)
     cln = N.ConditionalLayerNorm(4, 2).double()
+    gp = NLP.GlobalPointer(8, 2, 4).double()
     _p2 = torch.tensor([0.5, 0.5], dtype=torch.float64)
     bigram = S.BigramLM(_p2, torch.full((2, 2), 0.5, dtype=torch.float64), 3)
     seqs = torch.zeros(2, 3, dtype=torch.long)
@@ -1135,6 +1136,68 @@ def _cases() -> dict[str, Case]:
             "p",
             lambda: S.total_variation(_p2, torch.ones(3, dtype=torch.float64) / 3),
             "q",
+        ),
+        "knn_graph": Case(
+            lambda: NLP.knn_graph(np.eye(4), 2.0),
+            "k",
+            lambda: NLP.knn_graph(np.eye(4), 4),
+            "k",
+        ),
+        "geodesic_distances": Case(
+            lambda: NLP.geodesic_distances(np.eye(4), 2, sources=[0.5]),
+            "sources",
+            lambda: NLP.geodesic_distances(np.eye(4), 2, sources=[4]),
+            "sources",
+        ),
+        "weissi_penalty": Case(
+            lambda: NLP.weissi_penalty([torch.ones(2)], 1.0, "0"),
+            "lam2",
+            lambda: NLP.weissi_penalty([torch.ones(2)], -1.0, 0.0),
+            "lam1",
+        ),
+        "rescale_layers": Case(
+            lambda: NLP.rescale_layers("net", [1.0]),
+            "model",
+            lambda: NLP.rescale_layers(
+                torch.nn.Sequential(
+                    torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2)
+                ),
+                [2.0, 0.6],
+            ),
+            "gammas",
+        ),
+        "GlobalPointer": Case(
+            lambda: NLP.GlobalPointer(8, 2, 4, rope="yes"),
+            "rope",
+            lambda: NLP.GlobalPointer(8, 2, 3),
+            "head_dim",
+        ),
+        "GlobalPointer.forward": Case(
+            lambda: gp([[0.0] * 8]), "h", lambda: gp(_f(1, 3, 5)), "h"
+        ),
+        "span_mask": Case(
+            lambda: NLP.span_mask(torch.ones(2, 3)),
+            "token_mask",
+            lambda: NLP.span_mask(torch.ones(3, dtype=torch.bool)),
+            "token_mask",
+        ),
+        "multilabel_categorical_crossentropy": Case(
+            lambda: NLP.multilabel_categorical_crossentropy([[1, 0]], _f(1, 2)),
+            "y_true",
+            lambda: NLP.multilabel_categorical_crossentropy(_f(1, 2) + 2, _f(1, 2)),
+            "y_true",
+        ),
+        "decode_spans": Case(
+            lambda: NLP.decode_spans(_f(1, 2, 3, 3), threshold="0"),
+            "threshold",
+            lambda: NLP.decode_spans(_f(1, 2, 3, 4)),
+            "logits",
+        ),
+        "entity_f1": Case(
+            lambda: NLP.entity_f1({(0, 1, 2)}, [{(0, 1, 2)}]),
+            "true",
+            lambda: NLP.entity_f1([set()], [set(), set()]),
+            "pred",
         ),
         # position.experiments
         "equal_mean_positions": Case(
