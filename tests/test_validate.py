@@ -232,6 +232,7 @@ def _cases() -> dict[str, Case]:
         widgets,
     )
     from kexue_lib import diffusion as D
+    from kexue_lib import flows as FL
     from kexue_lib import gan as G
     from kexue_lib import nlp as NLP
     from kexue_lib import nn as N
@@ -262,6 +263,7 @@ def _cases() -> dict[str, Case]:
     logits = lambda x, *a: x  # noqa: E731
     tmlp = D.TimeMLP(2, 2, 10)
     cln = N.ConditionalLayerNorm(4, 2).double()
+    iblock, iflow = FL.IResBlock(2, 8), FL.IResFlow(2, 8, n_blocks=2)
     gp = NLP.GlobalPointer(8, 2, 4).double()
     _p2 = torch.tensor([0.5, 0.5], dtype=torch.float64)
     bigram = S.BigramLM(_p2, torch.full((2, 2), 0.5, dtype=torch.float64), 3)
@@ -1199,6 +1201,52 @@ def _cases() -> dict[str, Case]:
             lambda: NLP.entity_f1([set()], [set(), set()]),
             "pred",
         ),
+        # flows
+        "spectral_normalize": Case(
+            lambda: FL.spectral_normalize([[1.0]], 0.9),
+            "weight",
+            lambda: FL.spectral_normalize(torch.ones(3, 3), 0.0),
+            "coeff",
+        ),
+        "IResBlock": Case(
+            lambda: FL.IResBlock(2.0, 8),
+            "dim",
+            lambda: FL.IResBlock(2, 8, coeff=1.0),
+            "coeff",
+        ),
+        "IResBlock.forward": Case(
+            lambda: iblock([[1.0, 2.0]]), "x", lambda: iblock(torch.ones(4, 3)), "x"
+        ),
+        "IResBlock.inverse": Case(
+            lambda: iblock.inverse(torch.ones(2, 2), 1.5),
+            "n_iter",
+            lambda: iblock.inverse(torch.ones(2, 2), -1),
+            "n_iter",
+        ),
+        "IResBlock.logdet": Case(
+            lambda: iblock.logdet(torch.ones(2, 2), "3"),
+            "n_terms",
+            lambda: iblock.logdet(torch.ones(2, 2), 3, "slogdet"),
+            "estimator",
+        ),
+        "IResFlow": Case(
+            lambda: FL.IResFlow(2, 8, n_blocks=2.0),
+            "n_blocks",
+            lambda: FL.IResFlow(2, 8, n_blocks=0),
+            "n_blocks",
+        ),
+        "IResFlow.sample": Case(
+            lambda: iflow.sample(3, generator=5),
+            "generator",
+            lambda: iflow.sample(0),
+            "n",
+        ),
+        "IResFlow.log_prob": Case(
+            lambda: iflow.log_prob([[0.0, 0.0]]),
+            "x",
+            lambda: iflow.log_prob(torch.ones(3, 3)),
+            "x",
+        ),
         # position.experiments
         "equal_mean_positions": Case(
             lambda: PE.equal_mean_positions(8.5, 2),
@@ -1263,6 +1311,7 @@ COVERED = [
     "kexue_lib.nlp",
     "kexue_lib.position.experiments",
     "kexue_lib.sampling",
+    "kexue_lib.flows",
 ]
 
 #: Public names that are not functions taking arguments: data containers and constants.
