@@ -120,6 +120,33 @@ def test_bnscaler_unit_second_moment_and_kl_floor(n, d, tau, theta_scale, seed):
         assert kl >= d * tau / 2 - 1e-6
 
 
+def test_bnscaler_scales_formula_and_tight_mu_part():
+    # chapter vae/vae-bn, C4: γ_μ² = τ + (1 − τ) sigmoid θ, γ_σ² = (1 − τ) sigmoid(−θ),
+    # the μ part of the batch KL is ½ Σ γ_μ², and it reaches dτ/2 as θ → −∞
+    g = torch.Generator().manual_seed(7)
+    for tau in (0.1, 0.5, 0.9):
+        bn = BNScaler(tau, 6).double().requires_grad_(False)
+        theta = torch.tensor([-40.0, -5.0, -0.5, 0.5, 5.0, 40.0], dtype=torch.float64)
+        bn.theta.copy_(theta)
+        g_mu, g_sigma = bn.scales()
+        assert torch.allclose(
+            g_mu**2, tau + (1 - tau) * torch.sigmoid(theta), rtol=1e-14
+        )
+        assert torch.allclose(
+            g_sigma**2, (1 - tau) * torch.sigmoid(-theta), rtol=1e-12, atol=0
+        )
+        assert abs(float(g_mu[0] ** 2) - tau) < 1e-15
+        x = 2.0 + 3.0 * torch.randn(64, 6, generator=g, dtype=torch.float64)
+        mu, _ = bn(x, torch.randn(64, 6, generator=g, dtype=torch.float64))
+        assert torch.allclose(mu.var(0, unbiased=False), g_mu**2, rtol=1e-6)
+        assert torch.allclose(
+            0.5 * mu.pow(2).mean(0).sum(), 0.5 * (g_mu**2).sum(), rtol=1e-6
+        )
+        bn.theta.fill_(-40.0)
+        mu, _ = bn(x, x)
+        assert abs(float(0.5 * mu.pow(2).mean(0).sum()) - 6 * tau / 2) < 1e-6
+
+
 def test_bnscaler_independent_batchnorm_reference_and_eval_mode():
     g = torch.Generator().manual_seed(3)
     bn = BNScaler(0.3, 4)
