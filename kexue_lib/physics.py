@@ -123,10 +123,11 @@ def _troposkien_constants(a: float, c: float) -> tuple[float, float]:
 
 
 def troposkien(x, a: float, c: float) -> np.ndarray:
-    """The gravity-free rope shape ``r(x) = a·sn(c·b·x | m)`` (chapter
-    ``math/jump-rope``, C3).
+    """The gravity-free rope shape ``r(y) = a·sn(c·b·y | m)`` (chapter
+    ``math/jump-rope``, C3), evaluated at ``y = x``.
 
-    ``x`` is the coordinate along the axis measured from one hand, ``r`` the distance
+    The argument is the module's ``y``, the coordinate along the axis measured from one
+    hand (it keeps the name ``x`` of the shared argument checks); ``r`` is the distance
     from the axis, ``a`` the largest distance (the apex) and ``c = omega² / (2 T₀)``
     with ``T₀`` the tension at the apex. With ``b² = a² + 2/c`` and parameter
     ``m = a²/b²`` (scipy's convention: ``sn(u | m)``, ``m = k²``) the curve solves
@@ -137,11 +138,12 @@ def troposkien(x, a: float, c: float) -> np.ndarray:
     Parameters
     ----------
     x : array_like of any shape, finite
+        Positions ``y`` along the axis.
     a, c : float, > 0
 
     Returns
     -------
-    ndarray of the shape of ``x`` (float64).
+    ndarray of the shape of ``x`` (float64): the distances ``r(y)`` from the axis.
     """
     a = V.real("a", a, gt=0)
     c = V.real("c", c, gt=0)
@@ -167,7 +169,7 @@ def troposkien_span(a: float, c: float) -> float:
 def troposkien_length(a: float, c: float) -> float:
     """Arc length of one span of the troposkien (C3).
 
-    ``L = ∫ (1 + c(a² − r²)) dx`` over one span; with ``∫₀^{2K} sn² du = 2(K − E)/m``
+    ``L = ∫ (1 + c(a² − r²)) dy`` over one span; with ``∫₀^{2K} sn² du = 2(K − E)/m``
     this is ``L = S(1 + c a²) − 2b(K(m) − E(m))`` where ``S`` is :func:`troposkien_span`
     and ``E`` the complete elliptic integral of the second kind.
     """
