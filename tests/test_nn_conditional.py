@@ -101,6 +101,10 @@ def test_built_conditional_model_and_cond_errors():
     plain = TinyTransformer(7, 8, 2, 1)
     with pytest.raises(ValueError, match="cond must be None"):
         plain(tokens, cond=torch.zeros(2, 3))
+    frozen = nn.LayerNorm(8).requires_grad_(False)
+    cln = ConditionalLayerNorm.from_layernorm(frozen, 3)
+    assert not cln.weight.requires_grad and not cln.bias.requires_grad
+    assert cln.to_gain.weight.requires_grad and cln.to_bias.weight.requires_grad
     with pytest.raises(TypeError, match="ln must be a torch.nn.LayerNorm"):
         ConditionalLayerNorm.from_layernorm(nn.Linear(2, 2), 3)
 

@@ -100,6 +100,9 @@ class ConditionalLayerNorm(nn.Module):
             out.weight.copy_(ln.weight)
             if ln.bias is not None:
                 out.bias.copy_(ln.bias)
+        # a frozen LayerNorm stays frozen: only the new maps are trainable then
+        out.weight.requires_grad_(ln.weight.requires_grad)
+        out.bias.requires_grad_(ln.bias is not None and ln.bias.requires_grad)
         return out
 
     def shifts(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
