@@ -100,8 +100,8 @@ class VectorQuantizer(nn.Module):
     eps : float > 0
         ε of the Laplace smoothing.
 
-    The codebook starts uniform in [−1/K, 1/K] (as in the paper's reference code); the
-    EMA statistics start at ``N_k = 1``, ``m_k = e_k`` so the first update does not
+    The codebook starts uniform in [−1/K, 1/K] (small next to typical encoder outputs);
+    the EMA statistics start at ``N_k = 1``, ``m_k = e_k`` so the first update does not
     shrink the codes towards zero (Sonnet starts both at zero and divides out the bias
     of the average instead; the ratio ``m_k / N_k`` — the code — is the same kind of
     weighted mean of past assigned vectors either way, only the weight of the initial

@@ -588,6 +588,12 @@ def _cases() -> dict[str, Case]:
             lambda: vmf.vmf_mean_resultant(1, 1.0),
             "d",
         ),
+        "vmf_mutual_information": Case(
+            lambda: vmf.vmf_mutual_information([[1.0, 0.0, 0.0]], 2.0, 10),
+            "mu",
+            lambda: vmf.vmf_mutual_information(_unit(3, 3), -1.0, 10),
+            "kappa",
+        ),
         "vmf_kl_uniform": Case(
             lambda: vmf.vmf_kl_uniform(True, 1.0),
             "d",

@@ -25,6 +25,7 @@ from kexue_lib.vmf import (
     vmf_kl_uniform,
     vmf_log_norm,
     vmf_mean_resultant,
+    vmf_mutual_information,
 )
 
 DS = [2, 3, 4, 5, 16, 100, 257, 1024]
@@ -469,3 +470,62 @@ def test_float32_mu_tolerance_is_loose_enough_for_normalised_encoders():
         rel_tol=1e-14,
     )
     assert math.isclose(gammaln(512.0), float(mpmath.loggamma(512)), rel_tol=1e-14)
+
+
+# --- mutual information of a fixed-κ code (vmf-vae C4, univae C4) ---------------------
+
+
+def _antipodal_mi_quad(d: int, kappa: float) -> float:
+    """I(X; Z) for X uniform on {μ, -μ}: with w = μ·z ~ f_κ(w) ∝ e^{κw}(1-w²)^{(d-3)/2},
+    I = log 2 - E log(1 + e^{-2κw}), by quadrature (independent of the library)."""
+    f = lambda w: math.exp(kappa * (w - 1)) * (1 - w * w) ** ((d - 3) / 2)
+    z = integrate.quad(f, -1, 1, epsabs=0, epsrel=1e-12)[0]
+    e = integrate.quad(
+        lambda w: f(w) * math.log1p(math.exp(-2 * kappa * w)),
+        -1,
+        1,
+        epsabs=0,
+        epsrel=1e-12,
+    )[0]
+    return math.log(2) - e / z
+
+
+def test_mutual_information_constant_encoder_is_zero():
+    g = torch.Generator().manual_seed(0)
+    mu = torch.nn.functional.normalize(torch.randn(1, 16, dtype=torch.float64), dim=-1)
+    est, se = vmf_mutual_information(mu.expand(32, 16), 32.0, generator=g)
+    assert abs(est) < 1e-12 and se < 1e-12
+
+
+@pytest.mark.parametrize("d, kappa", [(3, 1.0), (16, 4.0), (16, 8.0)])
+def test_mutual_information_antipodal_pair_matches_quadrature(d, kappa):
+    g = torch.Generator().manual_seed(1)
+    e = torch.eye(d, dtype=torch.float64)[:1]
+    est, se = vmf_mutual_information(
+        torch.cat([e, -e]), kappa, n_samples=20000, generator=g
+    )
+    ref = _antipodal_mi_quad(d, kappa)
+    assert abs(est - ref) < 5 * se + 1e-12, (est, ref, se)
+    assert est <= min(vmf_kl_uniform(d, kappa), math.log(2)) + 5 * se + 1e-12
+
+
+def test_mutual_information_bounded_by_kl_and_log_n():
+    g = torch.Generator().manual_seed(2)
+    for d, kappa, n in [(16, 32.0, 64), (8, 2.0, 16)]:
+        mu = torch.nn.functional.normalize(
+            torch.randn(n, d, generator=g, dtype=torch.float64), dim=-1
+        )
+        est, se = vmf_mutual_information(mu, kappa, generator=g)
+        assert 0 < est < min(vmf_kl_uniform(d, kappa), math.log(n)) + 3 * se
+
+
+def test_mutual_information_rejects_bad_input():
+    mu = torch.eye(3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="mu"):
+        vmf_mutual_information(mu[None], 1.0)
+    with pytest.raises(ValueError, match="kappa"):
+        vmf_mutual_information(mu, -1.0)
+    with pytest.raises(ValueError, match="n_samples"):
+        vmf_mutual_information(mu, 1.0, n_samples=1)
+    with pytest.raises(ValueError, match="unit norm"):
+        vmf_mutual_information(2 * mu, 1.0)

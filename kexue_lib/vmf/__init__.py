@@ -12,6 +12,8 @@ where I_ν is the modified Bessel function of the first kind. Chapter:
   :func:`vmf_kl_uniform`, :func:`log_sphere_area`;
 * :mod:`.sampler` — :func:`sample_vmf` (Wood's rejection sampler) and
   :class:`VMFSampler` (reparameterised, for a fixed κ);
+* :mod:`.info` — :func:`vmf_mutual_information`, I(X; Z) of a fixed-κ code (the KL is
+  only an upper budget for it);
 * :mod:`._bessel` — ``log I_ν`` and ``log ₀F₁`` in log space, which never overflow.
 
 The scalar functions accept Python numbers, NumPy arrays or torch tensors for ``kappa``
@@ -30,6 +32,7 @@ from .density import (
     vmf_log_norm,
     vmf_mean_resultant,
 )
+from .info import vmf_mutual_information
 from .sampler import VMFSampler, sample_vmf
 from .sampler import _wood_w as _wood_w
 
@@ -40,4 +43,5 @@ __all__ = [
     "log_sphere_area",
     "sample_vmf",
     "VMFSampler",
+    "vmf_mutual_information",
 ]
