@@ -122,12 +122,11 @@ def _troposkien_constants(a: float, c: float) -> tuple[float, float]:
     return b, (a / b) ** 2
 
 
-def troposkien(x, a: float, c: float) -> np.ndarray:
+def troposkien(y, a: float, c: float) -> np.ndarray:
     """The gravity-free rope shape ``r(y) = a·sn(c·b·y | m)`` (chapter
-    ``math/jump-rope``, C3), evaluated at ``y = x``.
+    ``math/jump-rope``, C3).
 
-    The argument is the module's ``y``, the coordinate along the axis measured from one
-    hand (it keeps the name ``x`` of the shared argument checks); ``r`` is the distance
+    ``y`` is the coordinate along the axis measured from one hand; ``r`` is the distance
     from the axis, ``a`` the largest distance (the apex) and ``c = omega² / (2 T₀)``
     with ``T₀`` the tension at the apex. With ``b² = a² + 2/c`` and parameter
     ``m = a²/b²`` (scipy's convention: ``sn(u | m)``, ``m = k²``) the curve solves
@@ -137,19 +136,19 @@ def troposkien(x, a: float, c: float) -> np.ndarray:
 
     Parameters
     ----------
-    x : array_like of any shape, finite
-        Positions ``y`` along the axis.
+    y : array_like of any shape, finite
+        Positions along the axis.
     a, c : float, > 0
 
     Returns
     -------
-    ndarray of the shape of ``x`` (float64): the distances ``r(y)`` from the axis.
+    ndarray of the shape of ``y`` (float64): the distances ``r(y)`` from the axis.
     """
     a = V.real("a", a, gt=0)
     c = V.real("c", c, gt=0)
-    xs = V.real_array("x", x)
+    ys = V.real_array("y", y)
     b, m = _troposkien_constants(a, c)
-    sn, _, _, _ = ellipj(c * b * xs, m)
+    sn, _, _, _ = ellipj(c * b * ys, m)
     return a * sn
 
 

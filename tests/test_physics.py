@@ -206,7 +206,7 @@ def test_errors():
         troposkien_span(float("nan"), 1.0)
     with pytest.raises(ValueError, match="c " + positive + " inf"):
         troposkien_length(1.0, float("inf"))
-    with pytest.raises(ValueError, match="x must be finite"):
+    with pytest.raises(ValueError, match="y must be finite"):
         troposkien([0.0, np.nan], 1.0, 1.0)
     with pytest.raises(ValueError, match="a must be a single number"):
         troposkien([0.0], np.ones(2), 1.0)
@@ -243,7 +243,7 @@ def test_errors():
 def test_type_errors():
     with pytest.raises(TypeError, match="a must be a finite real number"):
         troposkien([0.1], "1", 1.0)
-    with pytest.raises(TypeError, match="x must be a real number or array"):
+    with pytest.raises(TypeError, match="y must be a real number or array"):
         troposkien(["a"], 1.0, 1.0)
     with pytest.raises(TypeError, match="state must be a real number or array"):
         rope_rhs(0.0, np.ones(4, dtype=complex), 1.0)

@@ -437,7 +437,7 @@ def _cases() -> dict[str, Case]:
         ),
         "troposkien": Case(
             lambda: physics.troposkien(["a"], 1.0, 1.0),
-            "x",
+            "y",
             lambda: physics.troposkien([0.1], -1.0, 1.0),
             "a",
         ),
