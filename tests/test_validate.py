@@ -1253,6 +1253,24 @@ def _cases() -> dict[str, Case]:
             lambda: iflow.log_prob(torch.ones(3, 3)),
             "x",
         ),
+        "teaforn_forward": Case(
+            lambda: NLP.teaforn_forward(tiny, tok.float(), 2),
+            "tokens",
+            lambda: NLP.teaforn_forward(tiny, tok, 0),
+            "n_passes",
+        ),
+        "teaforn_loss": Case(
+            lambda: NLP.teaforn_loss(_f(2, 2, 5, 5).long(), tok),
+            "logits",
+            lambda: NLP.teaforn_loss(_f(2, 2, 5, 5), tok, weights=[1.0, -1.0]),
+            "weights",
+        ),
+        "beam_search": Case(
+            lambda: NLP.beam_search(tiny, tok[:1, :2], 2, beam_size=1.5),
+            "beam_size",
+            lambda: NLP.beam_search(tiny, tok[:1, :2], 0),
+            "length",
+        ),
         # position.experiments
         "equal_mean_positions": Case(
             lambda: PE.equal_mean_positions(8.5, 2),

@@ -11,6 +11,8 @@
 * :mod:`kexue_lib.nlp.globalpointer` — GlobalPointer span scores, the multi-label
   categorical cross-entropy, span decoding and entity F1 (chapter
   ``nlp/globalpointer``).
+* :mod:`kexue_lib.nlp.teaforn` — TeaForN's N nested decoder passes and their loss, and
+  a small beam search (chapter ``nlp/teaforn``).
 * :mod:`kexue_lib.nlp.minilm` — a small sentence encoder whose weights ship in a
   package, and :mod:`kexue_lib.nlp.sts_pairs`, sentence pairs written for the book
   (chapter ``nlp/whitening``). Not imported here: the encoder needs torch, tokenizers
@@ -26,6 +28,7 @@ from .globalpointer import (
     multilabel_categorical_crossentropy,
     span_mask,
 )
+from .teaforn import beam_search, teaforn_forward, teaforn_loss
 from .unargmaxable import argmax_margins, argmax_witness, argmaxable, min_norm_point
 from .weissi import rescale_layers, weissi_penalty
 from .whitening import whiten
@@ -46,4 +49,7 @@ __all__ = [
     "decode_spans",
     "EntityScore",
     "entity_f1",
+    "teaforn_forward",
+    "teaforn_loss",
+    "beam_search",
 ]
