@@ -1271,6 +1271,24 @@ def _cases() -> dict[str, Case]:
             lambda: NLP.beam_search(tiny, tok[:1, :2], 0),
             "length",
         ),
+        "average_next_token": Case(
+            lambda: NLP.average_next_token([[0.0]]),
+            "logprobs",
+            lambda: NLP.average_next_token(_f(2, 3), average="mean"),
+            "average",
+        ),
+        "extractive_allowed": Case(
+            lambda: NLP.extractive_allowed([], 3, 4, 0),
+            "passages",
+            lambda: NLP.extractive_allowed([], [[1, 2]], 4, 4),
+            "end_token",
+        ),
+        "multi_passage_beam_search": Case(
+            lambda: NLP.multi_passage_beam_search(tiny, tok.float(), 2, end_token=0),
+            "sources",
+            lambda: NLP.multi_passage_beam_search(tiny, tok, 0, end_token=0),
+            "max_len",
+        ),
         # position.experiments
         "equal_mean_positions": Case(
             lambda: PE.equal_mean_positions(8.5, 2),

@@ -13,6 +13,8 @@
   ``nlp/globalpointer``).
 * :mod:`kexue_lib.nlp.teaforn` — TeaForN's N nested decoder passes and their loss, and
   a small beam search (chapter ``nlp/teaforn``).
+* :mod:`kexue_lib.nlp.seq2seq` — multi-passage averaged beam search with the
+  extractive constraint and no-answer rejection (chapter ``nlp/seq2seq-qa``).
 * :mod:`kexue_lib.nlp.minilm` — a small sentence encoder whose weights ship in a
   package, and :mod:`kexue_lib.nlp.sts_pairs`, sentence pairs written for the book
   (chapter ``nlp/whitening``). Not imported here: the encoder needs torch, tokenizers
@@ -27,6 +29,12 @@ from .globalpointer import (
     entity_f1,
     multilabel_categorical_crossentropy,
     span_mask,
+)
+from .seq2seq import (
+    Answer,
+    average_next_token,
+    extractive_allowed,
+    multi_passage_beam_search,
 )
 from .teaforn import beam_search, teaforn_forward, teaforn_loss
 from .unargmaxable import argmax_margins, argmax_witness, argmaxable, min_norm_point
@@ -52,4 +60,8 @@ __all__ = [
     "teaforn_forward",
     "teaforn_loss",
     "beam_search",
+    "Answer",
+    "average_next_token",
+    "extractive_allowed",
+    "multi_passage_beam_search",
 ]
