@@ -48,9 +48,27 @@ def seed_all(seed: int = 0, deterministic: bool = True) -> None:
     if torch.cuda.is_available():  # pragma: no cover - no GPU in CI
         torch.cuda.manual_seed_all(seed)
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _deterministic_algorithms(torch)
         torch.set_num_threads(min(2, os.cpu_count() or 1))
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def _deterministic_algorithms(torch) -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` for eager PyTorch.
+
+    The public function also sets the flag of the ``torch.compile`` backend, and to do
+    so imports it (``torch._inductor``): about 1.4 s in every chapter, which never
+    compiles. The eager flag is the same call; the compiler's flag is set too whenever
+    the compiler is already loaded (otherwise set it with the public function before
+    compiling).
+    """
+    import sys
+
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        setter(True, warn_only=True)
 
 
 def device(prefer: str | None = None):

@@ -41,16 +41,42 @@ def digits(
     intensities 0…16 are divided by 16. With ``binarize=True`` pixels become
     ``(x > threshold)`` as 0/1 floats (the binarised digits of the VAE chapters).
     """
-    from sklearn.datasets import load_digits
-
     binarize = V.boolean("binarize", binarize)
     threshold = V.real("threshold", threshold, gt=0, lt=1)
-    d = load_digits()
-    x = torch.as_tensor(d.data / 16.0, dtype=dtype)
+    data, target = _digits_arrays()
+    x = torch.as_tensor(data / 16.0, dtype=dtype)
     if binarize:
         x = (x > threshold).to(dtype)
-    y = torch.as_tensor(d.target, dtype=torch.long)
+    y = torch.as_tensor(target, dtype=torch.long)
     return x, y
+
+
+def _digits_arrays():
+    """``(data, target)`` exactly as ``sklearn.datasets.load_digits()`` returns them,
+    read from the file that ships inside scikit-learn without importing scikit-learn
+    (whose import costs more than a second in every chapter that only needs the
+    digits); falls back to ``load_digits`` if the file is not where it is expected."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package, runs nothing
+    roots = spec.submodule_search_locations if spec is not None else None
+    path = (
+        Path(next(iter(roots))) / "datasets" / "data" / "digits.csv.gz"
+        if roots
+        else None
+    )
+    if path is None or not path.is_file():
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return d.data, d.target
+    with gzip.open(path, "rt") as f:
+        flat = np.loadtxt(f, delimiter=",")
+    return flat[:, :-1], flat[:, -1].astype(int, copy=False)
 
 
 def train_test(x, y, *, test_fraction: float = 0.25, seed: int = 0):

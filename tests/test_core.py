@@ -37,6 +37,27 @@ def test_seed_all_makes_every_generator_repeatable():
     assert a != c
 
 
+def test_seed_all_turns_on_deterministic_algorithms_without_loading_the_compiler():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch, kexue_lib; kexue_lib.seed_all(0); "
+        "print(torch.are_deterministic_algorithms_enabled(), "
+        "torch.is_deterministic_algorithms_warn_only_enabled(), "
+        "'torch._inductor.config' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "True", "False"], out.stderr
+    # with the compiler already loaded, its deterministic flag is set as well
+    code2 = (
+        "import torch._inductor.config as c, kexue_lib; c.deterministic = False; "
+        "kexue_lib.seed_all(0); print(c.deterministic)"
+    )
+    out = subprocess.run([sys.executable, "-c", code2], capture_output=True, text=True)
+    assert out.stdout.split() == ["True"], out.stderr
+
+
 @pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "0", True])
 def test_seed_all_rejects_bad_seeds(bad):
     with pytest.raises((ValueError, TypeError), match="seed"):
@@ -160,8 +181,14 @@ def test_digits_matches_sklearn_and_binarises():
     x, y = data.digits()
     ref = load_digits()
     assert x.shape == (1797, 64) and y.shape == (1797,)
-    assert torch.allclose(x, torch.as_tensor(ref.data / 16.0, dtype=torch.float32))
+    assert torch.equal(x, torch.as_tensor(ref.data / 16.0, dtype=torch.float32))
     assert torch.equal(y, torch.as_tensor(ref.target))
+    # read from scikit-learn's file without importing scikit-learn: the same arrays
+    from kexue_lib.data import _digits_arrays
+
+    raw, target = _digits_arrays()
+    assert np.array_equal(raw, ref.data) and raw.dtype == ref.data.dtype
+    assert np.array_equal(target, ref.target)
     xb, _ = data.digits(binarize=True)
     assert set(xb.unique().tolist()) == {0.0, 1.0}
     with pytest.raises(ValueError, match="threshold"):
