@@ -28,18 +28,16 @@ def _count_helper_call() -> None:
     _HELPER_CALLS[0] += 1
 
 
+def _call_name(call: ast.Call) -> str:
+    """The name a call is made by: ``f`` for ``f(...)`` and ``m.f(...)``; else ""."""
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id
+    return f.attr if isinstance(f, ast.Attribute) else ""
+
+
 def _is_assert_call(node: ast.AST) -> bool:
-    if not isinstance(node, ast.Call):
-        return False
-    f = node.func
-    name = (
-        f.id
-        if isinstance(f, ast.Name)
-        else f.attr
-        if isinstance(f, ast.Attribute)
-        else ""
-    )
-    return name.startswith("assert")
+    return isinstance(node, ast.Call) and _call_name(node).startswith("assert")
 
 
 def _is_claim_with(node: ast.AST) -> bool:
@@ -47,17 +45,8 @@ def _is_claim_with(node: ast.AST) -> bool:
         return False
     for item in node.items:
         call = item.context_expr
-        if isinstance(call, ast.Call):
-            f = call.func
-            name = (
-                f.id
-                if isinstance(f, ast.Name)
-                else f.attr
-                if isinstance(f, ast.Attribute)
-                else ""
-            )
-            if name == "claim":
-                return True
+        if isinstance(call, ast.Call) and _call_name(call) == "claim":
+            return True
     return False
 
 

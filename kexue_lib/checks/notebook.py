@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from .. import _validate as V
-from .claims import _blank_magics
+from .claims import _blank_magics, _call_name
 
 __all__ = [
     "VERDICTS",
@@ -86,19 +86,10 @@ def reproduction_rows(nb_path) -> list[dict[str, str]]:
             continue
         clean = _blank_magics(src)
         for node in ast.walk(ast.parse(clean)):
-            if isinstance(node, ast.Call):
-                f = node.func
-                name = (
-                    f.id
-                    if isinstance(f, ast.Name)
-                    else f.attr
-                    if isinstance(f, ast.Attribute)
-                    else ""
+            if isinstance(node, ast.Call) and _call_name(node) == "reproduction":
+                rows.append(
+                    {kw.arg: _literal(kw.value) for kw in node.keywords if kw.arg}
                 )
-                if name == "reproduction":
-                    rows.append(
-                        {kw.arg: _literal(kw.value) for kw in node.keywords if kw.arg}
-                    )
     return rows
 
 
