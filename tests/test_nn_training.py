@@ -4,7 +4,6 @@ position chapters."""
 from __future__ import annotations
 
 import functools
-import threading
 
 import pytest
 import torch
@@ -14,7 +13,6 @@ from kexue_lib.nn import (
     TinyTransformer,
     TokenScores,
     evaluate_lm,
-    parallel_map,
     token_scores,
     train_tiny_lm,
     train_tiny_lms,
@@ -27,54 +25,6 @@ SMALL = dict(vocab=8, train_len=12, steps=6, batch=4, d_model=16, n_heads=2)
 
 def _params(model):
     return torch.cat([p.detach().flatten() for p in model.parameters()])
-
-
-# ---------------------------------------------------------------------------- parallel
-
-
-def test_parallel_map_keeps_order_and_matches_sequential():
-    items = list(range(7))
-    assert parallel_map(lambda x: x * x, items, workers=3) == [x * x for x in items]
-    assert parallel_map(lambda x: x + 1, items, workers=1) == [x + 1 for x in items]
-    assert parallel_map(lambda x: x, [], workers=2) == []
-
-
-def test_parallel_map_uses_threads_and_one_intra_op_thread():
-    seen, threads = set(), []
-    barrier = threading.Barrier(2, timeout=5)
-
-    def job(i):
-        seen.add(threading.get_ident())
-        threads.append(torch.get_num_threads())
-        barrier.wait()  # both calls must be running at the same time
-        return i
-
-    before = torch.get_num_threads()
-    assert parallel_map(job, [0, 1], workers=2) == [0, 1]
-    assert len(seen) == 2 and threads == [1, 1]
-    assert torch.get_num_threads() == before  # restored
-
-
-def test_parallel_map_reraises_and_restores_threads():
-    before = torch.get_num_threads()
-
-    def boom(i):
-        if i == 2:
-            raise RuntimeError("job 2 failed")
-        return i
-
-    with pytest.raises(RuntimeError, match="job 2 failed"):
-        parallel_map(boom, range(4), workers=2)
-    assert torch.get_num_threads() == before
-
-
-def test_parallel_map_validates():
-    with pytest.raises(TypeError, match="fn must be callable"):
-        parallel_map(3, [1])
-    with pytest.raises(ValueError, match="workers must be"):
-        parallel_map(abs, [1], workers=0)
-    with pytest.raises(TypeError, match="workers must be"):
-        parallel_map(abs, [1], workers=1.5)
 
 
 # ---------------------------------------------------------------------------- training

@@ -1347,6 +1347,7 @@ COVERED = [
     "kexue_lib.position",
     "kexue_lib.nn",
     "kexue_lib.nn.training",
+    "kexue_lib.parallel",
     "kexue_lib.gan",
     "kexue_lib.ot",
     "kexue_lib.diffusion",

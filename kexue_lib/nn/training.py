@@ -14,20 +14,18 @@ different position schemes. This module is that shared recipe:
   chunks that bound the memory of long sequences; :class:`TokenScores` turns the result
   into a loss, an accuracy or a per-position loss curve.
 
-**Why threads.** The models are tiny: a training step is a few hundred small tensor
-operations, each far too small to gain from several intra-op threads. Running one job
-per Python thread with *one* intra-op thread each keeps both cores busy (PyTorch
-releases the GIL inside its kernels), and avoids the idle spinning of intra-op threads
-on a busy machine. Every job runs single-threaded, so the numbers do not depend on the
-number of workers or of cores: a run is reproducible on any machine.
+**Why one process per job.** The models are tiny: a training step is a few hundred
+small tensor operations, each far too small to gain from several intra-op threads.
+:func:`~kexue_lib.parallel.parallel_map` runs one job per core, each with *one*
+intra-op thread (in forked worker processes where possible, see
+:mod:`kexue_lib.parallel`), so the numbers do not depend on the number of workers or of
+cores: a run is reproducible on any machine.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, NamedTuple
 
 import torch
@@ -35,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
+from ..parallel import parallel_map
 from .transformer import TinyTransformer, train_lm
 
 __all__ = [
@@ -52,36 +51,6 @@ __all__ = [
 DATA_SEED_OFFSET = 1_000_003
 
 Task = Callable[..., tuple[torch.Tensor, torch.Tensor]]
-
-
-def parallel_map(fn: Callable, items: Iterable, *, workers: int | None = None) -> list:
-    """``[fn(item) for item in items]``, computed by ``workers`` threads, in order.
-
-    While it runs, PyTorch uses one intra-op thread (restored afterwards), so each call
-    of ``fn`` is single-threaded and its result does not depend on ``workers``.
-    ``workers=None`` uses one thread per core (at most one per item); ``workers=1`` runs
-    the calls one after the other in the calling thread. An exception raised by any call
-    is re-raised.
-
-    Chapters: book/position/local-attention, position-robustness, beta-base-rope,
-    rope-2d, sinusoidal (training several small models at once).
-    """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {V.describe(fn)}")
-    items = list(items)
-    if workers is None:
-        workers = os.cpu_count() or 1
-    workers = V.integer("workers", workers, minimum=1)
-    workers = min(workers, max(1, len(items)))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        if workers == 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fn, items))
-    finally:
-        torch.set_num_threads(threads)
 
 
 class TrainedLM(NamedTuple):
@@ -203,6 +172,14 @@ def _fit(task, job: dict, model, kwargs, extra) -> TrainedLM:
     return TrainedLM(model.eval(), losses, job["seed"], kwargs, extra)
 
 
+def _fit_state(task, prepared) -> tuple[dict, list[float], list[torch.Tensor]]:
+    """Train one prepared job and return what a worker process sends back: the
+    model's trained state, the losses and the values of the extra parameters."""
+    _, job, model, kwargs, extra = prepared
+    trained = _fit(task, job, model, kwargs, extra)
+    return trained.model.state_dict(), trained.losses, [p.detach() for p in extra]
+
+
 def train_tiny_lm(
     task: Task,
     *,
@@ -297,7 +274,10 @@ def train_tiny_lms(
     holds the shared ones. Models and their per-seed arguments are built one after the
     other in the calling thread (so initialisations do not depend on scheduling);
     training then runs through :func:`parallel_map` with one intra-op thread per job, so
-    the result is the same for any ``workers``.
+    the result is the same for any ``workers``. The trained weights and extra
+    parameters are copied back into the models built here; other state that a job
+    changes while training (e.g. a generator of random positions in its
+    ``forward_kwargs``) may be left as it was before training.
 
     Chapters: book/position/local-attention, position-robustness, beta-base-rope.
     """
@@ -334,10 +314,18 @@ def train_tiny_lms(
             fkw,
         )
         prepared.append((key, job, model, kwargs, extra))
-    trained = parallel_map(
-        lambda p: _fit(task, p[1], p[2], p[3], p[4]), prepared, workers=workers
-    )
-    return {p[0]: t for p, t in zip(prepared, trained)}
+    states = parallel_map(lambda p: _fit_state(task, p), prepared, workers=workers)
+    out = {}
+    for (key, job, model, kwargs, extra), (state, losses, values) in zip(
+        prepared, states
+    ):
+        model.load_state_dict(state)  # trained in a worker process (or in place)
+        with torch.no_grad():
+            for p, v in zip(extra, values):
+                p.copy_(v)
+                p.requires_grad_(False)
+        out[key] = TrainedLM(model.eval(), losses, job["seed"], kwargs, extra)
+    return out
 
 
 class TokenScores(NamedTuple):
