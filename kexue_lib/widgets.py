@@ -69,7 +69,9 @@ def precomputed_slider(
         Called once per grid point — with the value as its single argument when
         ``values`` is a sequence, with keyword arguments when ``values`` is a mapping —
         and returns a Matplotlib ``Figure`` (``None`` means "the current figure"). Each
-        figure is rendered to PNG and closed.
+        figure is rendered to PNG and closed. On Linux the grid points are rendered in
+        forked worker processes, one per core (:mod:`kexue_lib.parallel`): ``render``
+        should only draw — what it changes besides its figure is not kept.
     values : sequence, or mapping of name → sequence (1 to 3 names)
         The grid. The total number of figures must not exceed ``max_figures``.
     name : str, optional
@@ -140,16 +142,22 @@ def precomputed_slider(
             )
         V.integer(f"initial[{k!r}]", i, minimum=0, maximum=len(grid[k]) - 1)
 
-    # Render every grid point once.
-    images: dict[tuple, W.Image] = {}
-    for idx in itertools.product(*(range(len(grid[k])) for k in names)):
+    # Render every grid point once: in forked worker processes where that is safe
+    # (one per core, see kexue_lib.parallel), else one after the other — never in
+    # threads, as pyplot is not thread-safe. ``render`` should therefore only draw.
+    from .parallel import _fork_is_safe, parallel_map
+
+    def png(idx: tuple) -> bytes:
         point = {k: grid[k][i] for k, i in zip(names, idx)}
         fig = render(**point) if keyword else render(point[names[0]])
-        if fig is None:
-            fig = plt.gcf()
-        images[idx] = W.Image(
-            value=figure_png(fig, dpi=dpi), format="png", layout=W.Layout(width=width)
-        )
+        return figure_png(plt.gcf() if fig is None else fig, dpi=dpi)
+
+    grid_points = list(itertools.product(*(range(len(grid[k])) for k in names)))
+    pngs = parallel_map(png, grid_points, workers=None if _fork_is_safe() else 1)
+    images: dict[tuple, W.Image] = {
+        idx: W.Image(value=b, format="png", layout=W.Layout(width=width))
+        for idx, b in zip(grid_points, pngs)
+    }
 
     sliders = [
         W.SelectionSlider(

@@ -68,3 +68,27 @@ def test_figure_png_and_show_source(capsys):
     show_source(figure_png)
     with pytest.raises(ValueError):
         show_source()
+
+
+def test_figures_rendered_in_worker_processes_equal_serial_ones(monkeypatch):
+    import os
+
+    from kexue_lib import parallel
+
+    pids = []
+
+    def render(a):
+        pids.append(os.getpid())  # a side effect: kept only when rendering here
+        return _render(a)
+
+    pngs = lambda: [
+        bytes(i.value)
+        for i in _images(precomputed_slider(render, [1, 2, 3]).children[1])
+    ]
+    forked = pngs()
+    if parallel._fork_is_safe():
+        assert pids == []  # every figure was drawn in a worker process
+    monkeypatch.setattr(parallel, "_fork_is_safe", lambda: False)
+    serial = pngs()
+    assert pids == [os.getpid()] * 3  # no fork: drawn here, one after the other
+    assert forked == serial
