@@ -18,10 +18,14 @@ joined by an edge of length 0, which the shortest-path routines keep as an edge.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
+
+# SciPy's sparse-graph and spatial modules are imported where they are used: importing
+# them costs about half a second, which every chapter importing kexue_lib.nlp would pay.
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 from .. import _validate as V
 
@@ -73,6 +77,9 @@ def knn_graph(X, k: int) -> csr_matrix:
     X = _points(X)
     n = X.shape[0]
     k = V.integer("k", k, minimum=1, maximum=n - 1)
+    from scipy.sparse import csr_matrix
+    from scipy.spatial import cKDTree
+
     _, idx = cKDTree(X).query(X, k=k + 1)
     # drop each point itself; with duplicated points it need not come first
     rows = np.repeat(np.arange(n), k + 1).reshape(n, k + 1)
@@ -155,6 +162,8 @@ def geodesic_distances(X, k: int, sources=None) -> np.ndarray:
                 f"{src.min()} to {src.max()}"
             )
         src = src.astype(np.intp)
+    from scipy.sparse.csgraph import connected_components, dijkstra
+
     D = dijkstra(G, directed=False, indices=src if sources is not None else None)
     if not np.all(np.isfinite(D)):
         n_comp = connected_components(G, directed=False)[0]

@@ -35,7 +35,6 @@ post (C4), ``min over the simplex of ||sum_i alpha_i (w_k - w_i)||``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linprog
 
 __all__ = ["argmaxable", "argmax_margins", "argmax_witness", "min_norm_point"]
 
@@ -101,6 +100,8 @@ def _solve(D: np.ndarray, Db: np.ndarray) -> tuple[np.ndarray, float, float]:
     c[-1] = -1.0  # variables (z_1..z_d, s, t); minimise -t
     A = np.hstack([-D, -Db[:, None], np.ones((m, 1))])
     bounds = [(-1.0, 1.0)] * d + [(0.0, 1.0), (None, None)]
+    from scipy.optimize import linprog  # imported here: half a second at import
+
     res = linprog(c, A_ub=A, b_ub=np.zeros(m), bounds=bounds, method="highs")
     # the LP is feasible (t = 0 at the origin) and bounded (the box): status 0
     if res.status != 0:
