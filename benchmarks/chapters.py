@@ -11,7 +11,7 @@ here and never in a test: a busy machine makes a slow table, not a failing build
     python benchmarks/chapters.py
     # some chapters (the CSV rows of the others are kept)
     python benchmarks/chapters.py book/vae/*.ipynb
-    # the median of three runs per chapter
+    # three rounds over all chapters; the median per chapter is kept
     python benchmarks/chapters.py --repeat 3
 
 Writes ``chapter,seconds`` rows and prints a table against the budget; exits 1 when a
@@ -71,7 +71,7 @@ def run_once(path: Path, timeout: int = 600) -> float:
     return time.perf_counter() - t0
 
 
-def table(rows: dict[str, float]) -> str:
+def table(rows: dict[str, float], load: float | None = None) -> str:
     med = statistics.median(rows.values())
     lines = [f"{'seconds':>8}  chapter", f"{'-' * 8}  {'-' * 40}"]
     for name, t in sorted(rows.items(), key=lambda kv: -kv[1]):
@@ -83,7 +83,7 @@ def table(rows: dict[str, float]) -> str:
         f"{max(rows.values()):.1f} s "
         f"(budget ≤ {LIMIT:g} each); {over} over the limit; load average before the "
         "run: "
-        f"{os.getloadavg()[0]:.2f}"
+        f"{os.getloadavg()[0] if load is None else load:.2f}"
     )
     return "\n".join(lines)
 
@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         "paths", nargs="*", type=Path, help="chapters to time (default: every chapter)"
     )
     ap.add_argument(
-        "--repeat", type=int, default=1, help="runs per chapter; the median is kept"
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds over all chapters; the median per chapter is kept",
     )
     ap.add_argument("--csv", type=Path, default=CSV)
     args = ap.parse_args(argv)
@@ -105,22 +108,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv.exists() and args.paths:
         with args.csv.open() as f:
             rows = {r["chapter"]: float(r["seconds"]) for r in csv.DictReader(f)}
-    failed = []
-    for path in todo:
-        name = _name(path)
-        try:
-            times = [run_once(path) for _ in range(args.repeat)]
-        # report and go on: one broken chapter should not hide the others' times
-        except Exception as exc:
-            print(
-                f"{name}: FAILED ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:200]})",
-                flush=True,
-            )
-            failed.append(name)
-            continue
-        rows[name] = statistics.median(times)
-        print(f"{rows[name]:8.1f}  {name}", flush=True)
+    load = os.getloadavg()[0]  # before the first chapter
+    failed: list[str] = []
+    times: dict[str, list[float]] = {}
+    # Rounds, not repeats back to back: every round runs each chapter once, so a slow
+    # phase of the machine (a shared VM drifts by tens of per cent over minutes) is
+    # spread over all chapters instead of inflating the few timed during it.
+    for rnd in range(args.repeat):
+        if args.repeat > 1:
+            print(f"round {rnd + 1} of {args.repeat}", flush=True)
+        for path in todo:
+            name = _name(path)
+            if name in failed:
+                continue
+            try:
+                t = run_once(path)
+            # report and go on: one broken chapter should not hide the others' times
+            except Exception as exc:
+                print(
+                    f"{name}: FAILED ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200]})",
+                    flush=True,
+                )
+                failed.append(name)
+                continue
+            times.setdefault(name, []).append(t)
+            print(f"{t:8.1f}  {name}", flush=True)
+    for name, ts in times.items():
+        if name not in failed:
+            rows[name] = statistics.median(ts)
     if rows:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         order = {
@@ -133,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in sorted(rows, key=lambda n: order.get(n, len(order))):
                 w.writerow([name, f"{rows[name]:.1f}"])
         print()
-        print(table(rows))
+        print(table(rows, load))
         shown = (
             args.csv.relative_to(ROOT) if args.csv.is_relative_to(ROOT) else args.csv
         )

@@ -19,8 +19,10 @@ Either way every call runs with one intra-op thread, so its numbers do not depen
 the backend, the number of workers or the number of cores: a run is reproducible on any
 machine (tested: processes, threads and a plain loop give bit-identical models).
 
-Chapters: book/position/* (via :func:`kexue_lib.nn.train_tiny_lms`), book/nlp/teaforn,
-book/gan/single-loss-gan, book/gan/o-gan (training several models at once).
+Chapters: book/position/* (via :func:`kexue_lib.nn.train_tiny_lms`); vae/univae,
+vmf-vae, vq-vae; nlp/teaforn, globalpointer, seq2seq-qa; gan/single-loss-gan;
+generative/ddim — and every Explore slider (:func:`kexue_lib.widgets.precomputed_slider`
+renders its figures with it).
 """
 
 from __future__ import annotations
@@ -119,8 +121,8 @@ def parallel_map(
 
     An exception raised by any call is re-raised in the caller.
 
-    Chapters: book/position/local-attention, position-robustness, beta-base-rope,
-    rope-2d, sinusoidal; book/nlp/teaforn; book/gan/single-loss-gan, o-gan.
+    Chapters: see the module docstring (training several models, decoding with several
+    methods or rendering several figures at once).
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {V.describe(fn)}")
