@@ -208,9 +208,9 @@ class MultiHeadAttention(nn.Module):
                 f"got {V.describe(rotary)}"
             )
         b, n, _ = x.shape
-        q, k, v = (
-            self.qkv(x).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
-        )  # (b, h, n, dh) each
+        qkv = self.qkv(x).view(b, n, 3, self.n_heads, self.d_head)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, b, h, n, dh)
+        q, k, v = qkv
         if inv_freq is not None:
             from kexue_lib.position import apply_rope
 
@@ -232,7 +232,8 @@ class MultiHeadAttention(nn.Module):
             if pos.dim() == 2:
                 # (b, n): one position vector per sample, broadcast over heads
                 pos = pos[:, None, :]
-            q, k = apply_rope(q, pos, inv_freq), apply_rope(k, pos, inv_freq)
+            # q and k in one call (one set of angles): the same numbers as two calls
+            q, k = apply_rope(qkv[:2], pos, inv_freq)
         if rotary is not None:
             q, k = rotary(q, k)
         # fold 1/sqrt(d_head) and the per-query logit scale into q:
