@@ -12,8 +12,10 @@ the threads, and two threads gain only about a third over one. Forked worker pro
 each have their own interpreter and run truly side by side. ``fork`` also makes them
 cheap — a worker starts as a copy of the calling process, with PyTorch imported, the
 data loaded and the function and its inputs already in memory; only each result
-travels back (pickled). So :func:`parallel_map` forks where that is safe (Linux, no
-CUDA context yet) and falls back to threads elsewhere.
+travels back (pickled). The calling process is one of the workers: one-time costs of a
+job (the first optimiser step imports ``torch._dynamo``, about a second) are then paid
+in the caller once and inherited by every later fork. So :func:`parallel_map` forks
+where that is safe (Linux, no CUDA context yet) and falls back to threads elsewhere.
 
 Either way every call runs with one intra-op thread, so its numbers do not depend on
 the backend, the number of workers or the number of cores: a run is reproducible on any
@@ -31,11 +33,14 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import random
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
 
+import numpy as np
 import torch
 
 from . import _validate as V
@@ -45,8 +50,9 @@ __all__ = ["parallel_map"]
 BACKENDS = ("auto", "process", "thread")
 
 # Work handed to forked workers: they inherit this dict, so neither ``fn`` nor the
-# items are pickled (closures and lambdas work); only the index of an item is sent.
-_WORK: dict[int, tuple[Callable, list]] = {}
+# items are pickled (closures and lambdas work); they take item indices from a shared
+# counter.
+_WORK: dict[int, tuple[Callable, list, Any]] = {}
 _TOKENS = itertools.count()
 _LOCK = threading.Lock()
 
@@ -61,10 +67,7 @@ def _fork_is_safe() -> bool:
     return not (torch.cuda.is_available() and torch.cuda.is_initialized())
 
 
-def _run_in_worker(token: int, index: int) -> bytes:
-    fn, items = _WORK[token]
-    torch.set_num_threads(1)
-    result = fn(items[index])
+def _pickled(result, index: int) -> bytes:
     try:
         return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as err:  # noqa: BLE001 — re-raised as a clear TypeError
@@ -76,20 +79,61 @@ def _run_in_worker(token: int, index: int) -> bytes:
         ) from None
 
 
+def _drain(token: int) -> list[tuple[int, bytes]]:
+    """Take the next item from the shared counter until none is left; returns
+    ``(index, pickled result)`` pairs."""
+    fn, items, counter = _WORK[token]
+    done = []
+    while True:
+        with counter.get_lock():
+            i = counter.value
+            counter.value = i + 1
+        if i >= len(items):
+            return done
+        done.append((i, _pickled(fn(items[i]), i)))
+
+
+def _drain_in_child(token: int) -> list[tuple[int, bytes]]:
+    torch.set_num_threads(1)
+    return _drain(token)
+
+
 def _map_processes(fn: Callable, items: list, workers: int) -> list:
+    """``workers − 1`` forked children and this process take items from a shared
+    counter. This process works too, so that one-time costs of ``fn`` — lazy imports
+    (PyTorch's optimisers import ``torch._dynamo``, about a second), caches — are paid
+    here once and inherited by the children of every later call. Its global random
+    states are restored afterwards, so the caller sees what it would after pure
+    children; results go through pickle either way, so that they do not depend on
+    where an item ran."""
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
     with _LOCK:
         token = next(_TOKENS)
-        _WORK[token] = (fn, items)
+        _WORK[token] = (fn, items, counter)
+    states = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
+    pairs: list[tuple[int, bytes]] = []
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            blobs = list(
-                pool.map(_run_in_worker, [token] * len(items), range(len(items)))
-            )
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx) as pool:
+            children = [pool.submit(_drain_in_child, token) for _ in range(workers - 1)]
+            try:
+                pairs += _drain(token)
+            except BaseException:
+                with counter.get_lock():  # stop the children after their current item
+                    counter.value = len(items)
+                raise
+            for child in children:
+                pairs += child.result()
     finally:
+        torch.random.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
         with _LOCK:
             del _WORK[token]
-    return [pickle.loads(b) for b in blobs]
+    out = [None] * len(items)
+    for i, blob in pairs:
+        out[i] = pickle.loads(blob)
+    return out
 
 
 def parallel_map(
@@ -108,11 +152,15 @@ def parallel_map(
 
     ``backend``:
 
-    * ``"process"`` — forked worker processes (Linux only). ``fn`` and the items are
-      inherited, not pickled, so closures work; each **result is pickled back** and
-      must be picklable. Side effects stay in the worker: a model trained in place, a
-      generator advanced or the global RNG consumed inside ``fn`` are *not* visible to
-      the caller — return what you need (e.g. the trained model).
+    * ``"process"`` — ``workers − 1`` forked worker processes plus this one (Linux
+      only), taking items from a shared counter. ``fn`` and the items are inherited,
+      not pickled, so closures work; every **result goes through pickle** (also from
+      this process) and must be picklable — it is a copy, not the object ``fn``
+      returned. Other side effects are undefined: a model trained in place or a
+      generator advanced by ``fn`` may or may not be changed for the caller, depending
+      on where the item ran — return what you need (e.g. the trained model). The
+      caller's global random states (PyTorch, NumPy, ``random``) are left as they
+      were.
     * ``"thread"`` — threads of this process; side effects are visible, but the
       interpreter lock limits the gain for small tensor operations.
     * ``"auto"`` (default) — ``"process"`` where forking is safe (Linux, no CUDA
