@@ -58,13 +58,20 @@ _LOCK = threading.Lock()
 
 
 def _fork_is_safe() -> bool:
-    """Fork only on Linux (macOS frameworks are not fork-safe) and before any CUDA
-    context exists (a forked child cannot use its parent's)."""
+    """Fork only on Linux (macOS frameworks are not fork-safe), before any CUDA
+    context exists (a forked child cannot use its parent's) and where the process
+    pool's semaphores work."""
     if not sys.platform.startswith("linux"):
         return False
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
-    return not (torch.cuda.is_available() and torch.cuda.is_initialized())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return False
+    try:  # some sandboxes have no POSIX semaphores, which process pools need
+        multiprocessing.get_context("fork").Lock()
+    except (ImportError, OSError):
+        return False
+    return True
 
 
 def _pickled(result, index: int) -> bytes:

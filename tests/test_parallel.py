@@ -164,3 +164,20 @@ def test_process_backend_refused_where_fork_is_unsafe(monkeypatch):
     box = []
     parallel_map(box.append, [1, 2], workers=2)
     assert sorted(box) == [1, 2]
+
+
+def test_no_fork_without_semaphores(monkeypatch):
+    import multiprocessing
+
+    class NoLocks:
+        def Lock(self):  # noqa: N802 — the multiprocessing context's API
+            raise OSError("sem_open: function not implemented")
+
+    real = multiprocessing.get_context
+    monkeypatch.setattr(
+        multiprocessing,
+        "get_context",
+        lambda m=None: NoLocks() if m == "fork" else real(m),
+    )
+    assert parallel._fork_is_safe() is False
+    assert parallel_map(lambda x: x + 1, [1, 2], workers=2) == [2, 3]  # threads
