@@ -10,6 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ASSETS := .web_assets
 SITE   := _build/html/index.html
+KERNEL := $(VENV)/etc/ipython/ipython_kernel_config.py
 
 .PHONY: book test lint format timings venv assets claims benchmark clean distclean help python-version
 
@@ -35,7 +36,11 @@ $(STAMP): requirements.txt pyproject.toml | python-version
 	  || $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-venv: $(STAMP)
+# Kernels started from the venv read this (kexue_lib/_book/ipython_kernel_config.py says why).
+$(KERNEL): kexue_lib/_book/ipython_kernel_config.py | $(STAMP)
+	install -D -m 644 $< $@
+
+venv: $(STAMP) $(KERNEL)
 
 # MathJax 3 and the widget HTML manager, from the npm registry, pinned and integrity-checked (kexue_lib/_book/assets.py).
 $(ASSETS)/VERSIONS.json: kexue_lib/_book/assets.py | $(STAMP)
@@ -46,11 +51,11 @@ assets: $(ASSETS)/VERSIONS.json
 claims: $(STAMP)
 	$(PY) -m kexue_lib._book claims .
 
-book: $(STAMP) $(ASSETS)/VERSIONS.json
+book: $(STAMP) $(KERNEL) $(ASSETS)/VERSIONS.json
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "Built site: $(abspath $(SITE))"
 
-test: $(STAMP) lint
+test: $(STAMP) $(KERNEL) lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -61,7 +66,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-timings: $(STAMP)
+timings: $(STAMP) $(KERNEL)
 	$(PY) benchmarks/chapters.py
 
 benchmark: $(STAMP)

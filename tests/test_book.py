@@ -213,3 +213,47 @@ def test_the_guide_example_is_what_the_citing_page_generates():
     generated = _book.citing_markdown(root, repo)
     for entry in example.strip().split("\n\n"):
         assert entry.strip() in generated, entry
+
+
+KERNEL_CONFIG = Path(_book.__file__).with_name("ipython_kernel_config.py")
+
+
+def test_kernel_config_freezes_the_heap_at_exit():
+    """The kernels' exec_lines register gc.freeze as an exit handler: a handler
+    registered before them runs after it (exit handlers run last-in, first-out) and
+    sees the frozen objects."""
+    import subprocess
+    import sys
+
+    from traitlets.config import Config
+
+    cfg = Config()
+    exec(KERNEL_CONFIG.read_text(), {"get_config": lambda: cfg})
+    lines = list(cfg.InteractiveShellApp.exec_lines)
+    assert lines and all("gc" in line for line in lines)
+    probe = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
+        + "\n".join(lines)
+        + "\nprint('before', gc.get_freeze_count())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[:2] == ["before", "0"], out
+    assert out[2] == "frozen" and int(out[3]) > 1000, out
+
+
+def test_the_venv_kernels_read_the_kernel_config():
+    """`make` installs the config where kernels started from .venv read it (a fresh
+    clone that skipped the step would build the book with slow kernel exits)."""
+    import sys
+
+    import pytest
+
+    root = Path(__file__).resolve().parents[1]
+    if Path(sys.prefix).resolve() != (root / ".venv").resolve():
+        pytest.skip("not running in the book's .venv")
+    installed = Path(sys.prefix, "etc", "ipython", "ipython_kernel_config.py")
+    assert installed.is_file(), f"{installed} missing: run make"
+    assert installed.read_text() == KERNEL_CONFIG.read_text()
