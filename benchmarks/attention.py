@@ -8,7 +8,10 @@ causal and not, it times
 * ``linear``  — ``linear_attention(..., feature="elu1")`` (non-causal: two products;
   causal: chunked scan);
 * ``nystrom`` — ``nystrom_attention(..., num_landmarks=64)`` (non-causal only: landmarks
-  mix the future),
+  mix the future);
+* ``linear-c`` (with ``--compile`` only) — the same ``linear_attention`` call compiled
+  by ``torch.compile`` (needs a C++ compiler; the compilation is done before timing
+  and reported), to show what fusing its element-wise passes into one loop buys,
 
 and reports each kernel's time against its **roofline**: the larger of
 
@@ -37,6 +40,7 @@ column.
 
     .venv/bin/python benchmarks/attention.py            # full run, n = 256 … 16384
     .venv/bin/python benchmarks/attention.py --quick    # n = 256 … 2048, 5 rounds
+    .venv/bin/python benchmarks/attention.py --ns 8192 --compile  # + compiled linear
 
 Writes ``benchmarks/results/attention.csv`` and prints a table; never part of ``make
 test`` (a smoke test only checks that it runs and writes its rows)."""
@@ -99,7 +103,7 @@ def gemm_shapes(kernel: str, n: int, d: int, h: int, causal: bool) -> list[tuple
         # QKᵀ and PV; causal: the fused kernel skips the masked half (half the rows)
         rows = n // 2 if causal else n
         return [(h, rows, d, n), (h, rows, n, d)]
-    if kernel == "linear":
+    if kernel in ("linear", "linear-c"):
         if not causal:
             return [
                 (h, r, n, d),
@@ -129,6 +133,19 @@ def compute_bound(shapes: list[tuple], rounds: int) -> tuple[float, float]:
         total += median_time(lambda x=x, y=y, out=out: torch.bmm(x, y, out=out), rounds)
         flops += 2.0 * b * i * k * j
     return total, flops
+
+
+def compiled_linear() -> Callable:
+    """``linear_attention`` (elu + 1 features) compiled by ``torch.compile`` for fixed
+    shapes: Inductor fuses the element-wise passes (feature map, normaliser) into
+    generated C++ loops; the products stay library calls."""
+    fn = torch.compile(
+        lambda q, k, v, c: linear_attention(
+            q, k, v, feature="elu1", causal=c, chunk_size=CHUNK
+        ),
+        dynamic=False,
+    )
+    return fn
 
 
 def exact_softmax(q, k, v, causal: bool, block: int = 1024) -> torch.Tensor:
@@ -169,6 +186,11 @@ def main(argv=None) -> int:
         "--no-error", action="store_true", help="skip the error against exact softmax"
     )
     p.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time linear attention compiled by torch.compile (linear-c)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=Path(__file__).resolve().parent / "results" / "attention.csv",
@@ -201,13 +223,16 @@ def main(argv=None) -> int:
             q, k, v, min(LANDMARKS, q.shape[-2]), PINV_ITERS
         ),
     }
+    if args.compile:
+        kernels["linear-c"] = compiled_linear()
     head = (
-        f"{'n':>6} {'causal':>6} {'kernel':>7} {'median ms':>10} {'IQR ms':>13} "
+        f"{'n':>6} {'causal':>6} {'kernel':>8} {'median ms':>10} {'IQR ms':>13} "
         f"{'roof ms':>8} {'bound':>7} {'× roof':>7} {'× SDPA':>7} {'error':>8}"
     )
     print(head)
     print("-" * len(head))
     rows = []
+    bounds: dict[tuple, tuple[float, float]] = {}  # products -> (seconds, flops)
     d, h = args.dim, args.heads
     for n in ns:
         q, k, v = (torch.randn(1, h, n, d) for _ in range(3))
@@ -217,12 +242,23 @@ def main(argv=None) -> int:
                 for name, fn in kernels.items()
                 if not (name == "nystrom" and causal)
             }
+            if "linear-c" in calls:
+                t0 = time.perf_counter()
+                calls["linear-c"]()  # compiles for this shape before any timing
+                print(
+                    f"  (linear-c compiled for n = {n}, causal = {causal} in "
+                    f"{time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
             samples = interleaved_times(calls, rounds, max_inner=1)
             ref = None if args.no_error else exact_softmax(q, k, v, causal)
             base = statistics.median(samples["sdpa"])
             for name, call in calls.items():
                 q1, med, q3 = quartiles(samples[name])
-                t_gemm, fl = compute_bound(gemm_shapes(name, n, d, h, causal), 3)
+                shapes = tuple(gemm_shapes(name, n, d, h, causal))
+                if shapes not in bounds:  # linear-c shares linear's products
+                    bounds[shapes] = compute_bound(list(shapes), 3)
+                t_gemm, fl = bounds[shapes]
                 t_mem = 4 * h * n * d * 4 / bw
                 roof = max(t_gemm, t_mem)
                 err = float("nan") if ref is None else rel_error(call(), ref)
@@ -250,7 +286,7 @@ def main(argv=None) -> int:
                 }
                 rows.append(row)
                 print(
-                    f"{n:>6} {str(causal):>6} {name:>7} {1e3 * med:10.2f} "
+                    f"{n:>6} {str(causal):>6} {name:>8} {1e3 * med:10.2f} "
                     f"[{1e3 * q1:5.2f}, {1e3 * q3:5.2f}] {1e3 * roof:8.2f} "
                     f"{row['bound']:>7} {med / roof:7.2f} {base / med:7.1f} {err:8.1e}",
                     flush=True,
@@ -260,11 +296,12 @@ def main(argv=None) -> int:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    lin = [r for r in rows if r["kernel"] == "linear" and r["n"] == 8192]
+    lin = [r for r in rows if r["kernel"] in ("linear", "linear-c") and r["n"] == 8192]
     for r in lin:
         verdict = "meets" if r["x_roofline"] <= GOAL else "misses"
+        what = "compiled" if r["kernel"] == "linear-c" else "eager"
         print(
-            f"linear attention at n = 8192, causal={r['causal']}: "
+            f"linear attention ({what}) at n = 8192, causal={r['causal']}: "
             f"{r['x_roofline']:.2f}× its roofline ({verdict} the ≤ {GOAL:g}× goal)"
         )
     print(

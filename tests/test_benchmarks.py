@@ -61,6 +61,11 @@ def test_attention_benchmark_gemm_shapes_count_the_kernel_flops():
     assert flops(mod.gemm_shapes("linear", n, d, h, False)) == h * (
         4 * n * d * d + 2 * n * d
     )
+    # the compiled kernel (--compile) does the same products: the same roofline
+    for causal in (False, True):
+        assert mod.gemm_shapes("linear-c", n, d, h, causal) == mod.gemm_shapes(
+            "linear", n, d, h, causal
+        )
 
 
 def test_chapter_benchmark_times_a_chapter_and_writes_its_row(tmp_path):
