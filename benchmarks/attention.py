@@ -139,13 +139,12 @@ def compiled_linear() -> Callable:
     """``linear_attention`` (elu + 1 features) compiled by ``torch.compile`` for fixed
     shapes: Inductor fuses the element-wise passes (feature map, normaliser) into
     generated C++ loops; the products stay library calls."""
-    fn = torch.compile(
+    return torch.compile(
         lambda q, k, v, c: linear_attention(
             q, k, v, feature="elu1", causal=c, chunk_size=CHUNK
         ),
         dynamic=False,
     )
-    return fn
 
 
 def exact_softmax(q, k, v, causal: bool, block: int = 1024) -> torch.Tensor:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from kexue_lib import _book
 
@@ -222,9 +225,6 @@ def test_kernel_config_freezes_the_heap_at_exit():
     """The kernels' exec_lines register gc.freeze as an exit handler: a handler
     registered before them runs after it (exit handlers run last-in, first-out) and
     sees the frozen objects."""
-    import subprocess
-    import sys
-
     from traitlets.config import Config
 
     cfg = Config()
@@ -247,10 +247,6 @@ def test_kernel_config_freezes_the_heap_at_exit():
 def test_the_venv_kernels_read_the_kernel_config():
     """`make` installs the config where kernels started from .venv read it (a fresh
     clone that skipped the step would build the book with slow kernel exits)."""
-    import sys
-
-    import pytest
-
     root = Path(__file__).resolve().parents[1]
     if Path(sys.prefix).resolve() != (root / ".venv").resolve():
         pytest.skip("not running in the book's .venv")
