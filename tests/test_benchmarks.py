@@ -7,6 +7,9 @@ import csv
 import importlib.util
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,13 +32,16 @@ def test_attention_benchmark_writes_roofline_rows(tmp_path, capsys):
     )
     rows = list(csv.DictReader(out.open()))
     kernels = {(r["kernel"], r["causal"]) for r in rows}
-    assert kernels == {
+    expected = {
         ("sdpa", "False"),
         ("sdpa", "True"),
         ("linear", "False"),
         ("linear", "True"),
         ("nystrom", "False"),
     }
+    if _fused_or_none() is not None:
+        expected |= {("linear-f", "False"), ("linear-f", "True")}
+    assert kernels == expected
     assert {int(r["n"]) for r in rows} == {128, 256}
     for r in rows:
         q1, med, q3 = float(r["q1_s"]), float(r["median_s"]), float(r["q3_s"])
@@ -61,11 +67,104 @@ def test_attention_benchmark_gemm_shapes_count_the_kernel_flops():
     assert flops(mod.gemm_shapes("linear", n, d, h, False)) == h * (
         4 * n * d * d + 2 * n * d
     )
-    # the compiled kernel (--compile) does the same products: the same roofline
-    for causal in (False, True):
-        assert mod.gemm_shapes("linear-c", n, d, h, causal) == mod.gemm_shapes(
-            "linear", n, d, h, causal
-        )
+    # causal chunked scan, chunk c: per chunk the lower half of the scores and of the
+    # scores × V (c·c·d each), the chunk state and φ(Q_c)·state (2·c·d·d each)
+    c = mod.CHUNK
+    assert flops(mod.gemm_shapes("linear", n, d, h, True)) == h * (n // c) * (
+        2 * c * c * d + 4 * c * d * d
+    )
+    # the compiled (--compile) and fused C kernels do the same products: same roofline
+    for kernel in ("linear-c", "linear-f"):
+        for causal in (False, True):
+            assert mod.gemm_shapes(kernel, n, d, h, causal) == mod.gemm_shapes(
+                "linear", n, d, h, causal
+            )
+
+
+_FUSED = []
+
+
+def _fused_or_none():
+    """The fused C kernel of benchmarks/fused_linear.c, or None without a compiler or
+    AVX2 (built once per session)."""
+    if not _FUSED:
+        try:
+            _FUSED.append(_load("fused_linear").build(2))
+        except RuntimeError:
+            _FUSED.append(None)
+    return _FUSED[0]
+
+
+@pytest.mark.parametrize(
+    "lead, n, d, dv",
+    [
+        ((2, 4), 512, 64, 64),  # several chunks, more heads than threads
+        ((1,), 208, 12, 32),  # one head split across threads; d % 8 == 4; short chunk
+        ((3,), 16, 4, 16),  # a single chunk smaller than the block
+    ],
+)
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_linear_kernel_matches_the_library(lead, n, d, dv, causal):
+    from kexue_lib.attention import linear_attention
+
+    fused = _fused_or_none()
+    if fused is None:
+        pytest.skip("no C compiler or no AVX2/FMA on this machine")
+    g = torch.Generator().manual_seed(n + d)
+    q, k, v = (torch.randn(*lead, n, w, generator=g) for w in (d, d, dv))
+    k.view(-1, n, d)[0, : n // 2] -= 30.0  # deep in the exp branch of elu + 1
+    ref = linear_attention(
+        q.double(), k.double(), v.double(), feature="elu1", causal=causal
+    )
+    out = fused(q, k, v, causal)
+    assert out.shape == ref.shape and out.dtype == torch.float32
+    err = float((out.double() - ref).norm() / ref.norm())
+    assert err < 2e-6, err
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_linear_kernel_feature_map_to_float32_rounding(causal):
+    """With φ(q) = 1 (q = 0) and V = I the outputs are the normalised φ(k_j) themselves,
+    element by element, so an error in the kernel's exp shows undiluted."""
+    fused = _fused_or_none()
+    if fused is None:
+        pytest.skip("no C compiler or no AVX2/FMA on this machine")
+    x = torch.linspace(-6.0, 3.0, 16, dtype=torch.float64)
+    q = torch.zeros(1, 16, 4)
+    k = x[:, None].repeat(1, 4)[None].float()
+    v = torch.eye(16)[None]
+    s = torch.where(x > 0, x + 1, torch.exp(x))  # φ(x_j); all four coordinates alike
+    if causal:
+        ref = torch.tril(s.expand(16, 16)) / torch.cumsum(s, 0)[:, None]
+    else:
+        ref = (s / s.sum()).expand(16, 16)
+    out = fused(q, k, v, causal)[0].double()
+    nz = ref > 0
+    assert torch.equal(out[~nz], torch.zeros_like(out[~nz]))
+    assert float(((out[nz] - ref[nz]) / ref[nz]).abs().max()) < 1e-6
+
+
+def test_fused_linear_kernel_rejects_bad_input():
+    fused = _fused_or_none()
+    if fused is None:
+        pytest.skip("no C compiler or no AVX2/FMA on this machine")
+    x = torch.randn(2, 32, 16)
+    with pytest.raises(TypeError, match="q must be a torch.Tensor"):
+        fused(x.numpy(), x, x)
+    with pytest.raises(ValueError, match="k must be a float32 CPU tensor"):
+        fused(x, x.double(), x)
+    with pytest.raises(ValueError, match="n % 16 == 0"):
+        fused(x[:, :20], x[:, :20], x[:, :20])
+    with pytest.raises(ValueError, match="must share shape"):
+        fused(x, x[:, :16], x)
+
+
+def test_attention_benchmark_refuses_a_fused_kernel_that_disagrees():
+    mod = _load("attention")
+    ref = torch.randn(1, 2, 32, 16)
+    mod.check_fused(ref + 1e-7 * torch.randn_like(ref), ref, 32, False)
+    with pytest.raises(RuntimeError, match="differs from linear_attention"):
+        mod.check_fused(ref + 1e-3 * torch.randn_like(ref), ref, 32, True)
 
 
 def test_chapter_benchmark_times_a_chapter_and_writes_its_row(tmp_path):
