@@ -7,7 +7,7 @@
 * :func:`code_perplexity` — ``exp`` of the entropy of the empirical code-usage
   distribution.
 
-Naming (the book follows the post, catalogue C4): the total loss is
+Naming (the book follows the post, claim C4 of ``vae/vq-vae``): the total loss is
 
     ‖x − dec(z + sg[z_q − z])‖² + β ‖sg[z] − z_q‖² + γ ‖z − sg[z_q]‖²,   γ < β,
 
