@@ -56,6 +56,35 @@ _WORK: dict[int, tuple[Callable, list, Any]] = {}
 _TOKENS = itertools.count()
 _LOCK = threading.Lock()
 
+# The thread backend's pools, one per size, kept for the life of the process: their
+# threads never exit. A thread that has used MKL frees its buffers as it exits, under a
+# lock in MKL's allocator, and Python's ``join`` returns before that exit is over; a
+# fork at that moment hands the child the lock held, and the child's first matrix
+# product spins on it for ever (seen: threads, then processes, in one test). Threads
+# that stay alive, idle, hold no such lock. A forked child forgets the pools: their
+# threads do not exist there.
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="parallel_map")
+            _POOLS[workers] = pool
+        return pool
+
+
+def _forget_thread_pools() -> None:
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_thread_pools)
+
 
 def _fork_is_safe() -> bool:
     """Fork only on Linux (macOS frameworks are not fork-safe), before any CUDA
@@ -168,8 +197,9 @@ def parallel_map(
       on where the item ran — return what you need (e.g. the trained model). The
       caller's global random states (PyTorch, NumPy, ``random``) are left as they
       were.
-    * ``"thread"`` — threads of this process; side effects are visible, but the
-      interpreter lock limits the gain for small tensor operations.
+    * ``"thread"`` — threads of this process (a pool kept alive between calls); side
+      effects are visible, but the interpreter lock limits the gain for small tensor
+      operations.
     * ``"auto"`` (default) — ``"process"`` where forking is safe (Linux, no CUDA
       context created yet), else ``"thread"``. Write ``fn`` so that only its return
       value matters, and both backends give the same result.
@@ -199,7 +229,6 @@ def parallel_map(
             return [fn(item) for item in items]
         if backend == "process" or (backend == "auto" and _fork_is_safe()):
             return _map_processes(fn, items, workers)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fn, items))
+        return list(_thread_pool(workers).map(fn, items))
     finally:
         torch.set_num_threads(threads)

@@ -102,6 +102,38 @@ def test_every_backend_gives_bit_identical_models():
                 assert torch.equal(p, q)
 
 
+def test_thread_backend_threads_outlive_the_call():
+    """The thread backend's workers stay alive between calls, so that no thread is
+    exiting (and freeing MKL's per-thread buffers under its allocator lock) when a later
+    call forks: such a child hung in its first matrix product."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def job(i):
+        barrier.wait()  # both items at once: two distinct threads
+        return threading.get_ident()
+
+    first = parallel_map(job, [0, 1], workers=2, backend="thread")
+    assert len(set(first)) == 2
+    alive = {t.ident for t in threading.enumerate()}
+    assert set(first) <= alive  # still running after the call returned
+    assert set(parallel_map(job, [0, 1], workers=2, backend="thread")) == set(first)
+
+
+@needs_fork
+def test_a_forked_child_forgets_the_thread_pools():
+    parallel_map(lambda i: i, [0, 1], workers=2, backend="thread")
+    assert parallel._POOLS  # this process keeps its pool
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the pool's threads do not exist here
+        os.write(write, str(len(parallel._POOLS)).encode())
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 16) == b"0"
+    os.close(read)
+    os.waitpid(pid, 0)
+
+
 @pytest.mark.parametrize(
     "backend", ["thread", pytest.param("process", marks=needs_fork)]
 )
