@@ -17,6 +17,7 @@ from kexue_lib.checks import (
     ClaimFailed,
     assert_close,
     assert_less,
+    assert_quoted,
     assert_sympy_equal,
     assert_sympy_zero,
     claim,
@@ -126,6 +127,27 @@ def test_assert_close_tolerances_and_nan():
     assert assert_close(z * 1, np.array([1 + 2j])) == 0.0
     with pytest.raises(AssertionError, match="max error"):
         assert_close(z * 1, np.array([1 + 2.1j]), rtol=1e-3)
+
+
+def test_assert_quoted_allows_one_unit_of_the_last_quoted_digit():
+    assert assert_quoted(0.226, "0.22") == 0.226  # one run's 0.224 is another's 0.226
+    assert_quoted(0.2100001, "0.22")
+    assert_quoted(torch.tensor(68.4), "68")
+    assert_quoted(-7.575, "-7.58")
+    with pytest.raises(AssertionError, match="not the quoted 0.22"):
+        assert_quoted(0.2311, "0.22")
+    with pytest.raises(AssertionError, match="not the quoted 20.5"):
+        assert_quoted(20.35, "20.5")
+    with pytest.raises(AssertionError, match="not the quoted 68"):
+        assert_quoted(69.6, "68")
+    with pytest.raises(TypeError, match="quoted must be the number as written"):
+        assert_quoted(0.22, 0.22)
+    with pytest.raises(ValueError, match="decimal literal"):
+        assert_quoted(0.22, "0.2x")
+    with pytest.raises(ValueError, match="decimal literal"):
+        assert_quoted(0.22, ".")
+    with pytest.raises(TypeError, match="value must be a real scalar"):
+        assert_quoted([0.22, 0.21], "0.22")
 
 
 def test_assert_less_and_sympy_helpers():

@@ -18,7 +18,13 @@ in step, and by the build step that writes ``book/claims.md``.
 
 from __future__ import annotations
 
-from .asserts import assert_close, assert_less, assert_sympy_equal, assert_sympy_zero
+from .asserts import (
+    assert_close,
+    assert_less,
+    assert_quoted,
+    assert_sympy_equal,
+    assert_sympy_zero,
+)
 from .claims import ClaimFailed, body_asserts, claim, claim_blocks  # noqa: F401
 from .notebook import (
     VERDICTS,
@@ -35,6 +41,7 @@ __all__ = [
     "assert_sympy_zero",
     "assert_sympy_equal",
     "assert_less",
+    "assert_quoted",
     "listed_claims",
     "checked_claims",
     "claim_blocks",

@@ -8,7 +8,13 @@ import numpy as np
 from .. import _validate as V
 from .claims import _count_helper_call
 
-__all__ = ["assert_close", "assert_less", "assert_sympy_zero", "assert_sympy_equal"]
+__all__ = [
+    "assert_close",
+    "assert_less",
+    "assert_quoted",
+    "assert_sympy_zero",
+    "assert_sympy_equal",
+]
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -64,6 +70,46 @@ def assert_less(value, bound, *, name: str = "value") -> float:
     v = float(arr.reshape(()))
     if not v < bound:
         raise AssertionError(f"{name} = {v:.6g} is not < {float(bound):.6g}")
+    return v
+
+
+def assert_quoted(value, quoted: str, *, name: str = "value") -> float:
+    """Assert that ``value`` is the number the prose quotes as ``quoted`` (a decimal
+    literal such as ``"0.22"`` or ``"68"``), to the precision it is quoted with: within
+    one unit of its last digit (``"0.22"`` accepts 0.21 … 0.23). Returns ``value``.
+
+    For numbers that come out of a training run. Their last digits move with the
+    floating-point rounding of the machine (BLAS libraries take different code paths on
+    different CPUs), so a value such as 0.2249 may come out as 0.2251 elsewhere; an
+    exact ``round(value, 2) == 0.22`` would then fail although the sentence quoting
+    "about 0.22" is still true. Exact results (algebra, counts) are asserted exactly.
+    """
+    _count_helper_call()
+    V.string("name", name)
+    if not isinstance(quoted, str):
+        raise TypeError(
+            f"quoted must be the number as written in the text (a str such as '0.22'), "
+            f"got {V.describe(quoted)}"
+        )
+    text = quoted.strip().lstrip("+-")
+    whole, _, frac = text.partition(".")
+    if not text or not (whole or frac) or not (whole + frac).isdigit():
+        raise ValueError(
+            f"quoted must be a decimal literal such as '0.22', got {quoted!r}"
+        )
+    arr = _to_numpy(value)
+    if (
+        arr.size != 1
+        or not np.isrealobj(arr)
+        or not np.issubdtype(arr.dtype, np.number)
+    ):
+        raise TypeError(f"value must be a real scalar, got {V.describe(value)}")
+    v, q, unit = float(arr.reshape(())), float(quoted), 10.0 ** -len(frac)
+    if not abs(v - q) <= unit * (1 + 1e-9):
+        raise AssertionError(
+            f"{name} = {v:.6g} is not the quoted {quoted} (± {unit:g}, one unit of its "
+            f"last digit)"
+        )
     return v
 
 
