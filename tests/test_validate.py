@@ -305,6 +305,12 @@ def _cases() -> dict[str, Case]:
             lambda: checks.assert_less(1.0, math.nan),
             "bound",
         ),
+        "assert_quoted": Case(
+            lambda: checks.assert_quoted(0.22, 0.22),
+            "quoted",
+            lambda: checks.assert_quoted(0.22, "0.2.2"),
+            "quoted",
+        ),
         "assert_sympy_zero": Case(
             lambda: checks.assert_sympy_zero(0, name=1), "name", None, "any expression"
         ),
