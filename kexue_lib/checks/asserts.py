@@ -23,6 +23,18 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _real_scalar(value) -> float:
+    """``value`` (number, 0-d array, one-element tensor) as a float; else TypeError."""
+    arr = _to_numpy(value)
+    if (
+        arr.size != 1
+        or not np.isrealobj(arr)
+        or not np.issubdtype(arr.dtype, np.number)
+    ):
+        raise TypeError(f"value must be a real scalar, got {V.describe(value)}")
+    return float(arr.reshape(()))
+
+
 def assert_close(
     actual, expected, *, rtol: float = 1e-7, atol: float = 0.0, name: str = "value"
 ) -> float:
@@ -60,14 +72,7 @@ def assert_less(value, bound, *, name: str = "value") -> float:
     _count_helper_call()
     V.string("name", name)
     bound = V.real("bound", bound, finite=False)
-    arr = _to_numpy(value)
-    if (
-        arr.size != 1
-        or not np.isrealobj(arr)
-        or not np.issubdtype(arr.dtype, np.number)
-    ):
-        raise TypeError(f"value must be a real scalar, got {V.describe(value)}")
-    v = float(arr.reshape(()))
+    v = _real_scalar(value)
     if not v < bound:
         raise AssertionError(f"{name} = {v:.6g} is not < {float(bound):.6g}")
     return v
@@ -97,14 +102,7 @@ def assert_quoted(value, quoted: str, *, name: str = "value") -> float:
         raise ValueError(
             f"quoted must be a decimal literal such as '0.22', got {quoted!r}"
         )
-    arr = _to_numpy(value)
-    if (
-        arr.size != 1
-        or not np.isrealobj(arr)
-        or not np.issubdtype(arr.dtype, np.number)
-    ):
-        raise TypeError(f"value must be a real scalar, got {V.describe(value)}")
-    v, q, unit = float(arr.reshape(())), float(quoted), 10.0 ** -len(frac)
+    v, q, unit = _real_scalar(value), float(quoted), 10.0 ** -len(frac)
     if not abs(v - q) <= unit * (1 + 1e-9):
         raise AssertionError(
             f"{name} = {v:.6g} is not the quoted {quoted} (± {unit:g}, one unit of its "
